@@ -1,0 +1,210 @@
+import { z } from 'zod';
+
+/**
+ * The runbook as code: one file describes every protected service.
+ * Validated at `cdk synth` (bin/app.ts), by the CLI, and once at Lambda cold start.
+ */
+
+export const CAPABILITIES = ['dns'] as const;
+export type CapabilityName = (typeof CAPABILITIES)[number];
+
+const awsAccount = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS Region such as eu-west-1');
+const resourceName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
+const hostedZoneId = z
+  .string()
+  .regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id such as Z0123456789ABC')
+  .transform((id) => id.replace(/^\/hostedzone\//, ''));
+const dnsName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^(\*\.)?([a-zA-Z0-9_-]{1,63}\.)*[a-zA-Z0-9_-]{1,63}\.?$/,
+    'must be a DNS name such as app.example.com',
+  )
+  .transform((name) => (name.endsWith('.') ? name : `${name}.`).toLowerCase());
+
+const aliasTarget = z.strictObject({
+  dnsName,
+  hostedZoneId,
+  evaluateTargetHealth: z.boolean().default(true),
+});
+
+/** Where one side (primary or standby) of a record points. */
+const recordSide = z
+  .strictObject({
+    values: z.array(z.string().min(1)).min(1).max(100).optional(),
+    aliasTarget: aliasTarget.optional(),
+    healthCheckId: z.string().uuid('must be a Route 53 health check id (a UUID)').optional(),
+  })
+  .refine((side) => (side.values === undefined) !== (side.aliasTarget === undefined), {
+    message: 'give exactly one of values or aliasTarget',
+  });
+
+const recordType = z.enum(['A', 'AAAA', 'CNAME']);
+
+const weightedRecord = z.strictObject({
+  name: dnsName,
+  type: recordType,
+  /** Weighted pair switched by weight 1/0 <-> 0/1; Route 53 health checks fail over even without us. */
+  routing: z.literal('weighted'),
+  ttl: z.number().int().min(0).max(86_400).default(60),
+  primary: recordSide,
+  standby: recordSide,
+  setIdentifiers: z
+    .strictObject({ primary: z.string().min(1).max(128), standby: z.string().min(1).max(128) })
+    .optional(),
+});
+
+const swapRecord = z.strictObject({
+  name: dnsName,
+  type: recordType,
+  /** A plain record whose value is replaced; for names with no health check. */
+  routing: z.literal('swap'),
+  ttl: z.number().int().min(0).max(86_400).default(60),
+  primary: recordSide,
+  standby: recordSide,
+});
+
+const dnsRecord = z.discriminatedUnion('routing', [weightedRecord, swapRecord]).superRefine((record, ctx) => {
+  if (record.routing !== 'weighted') return;
+  for (const side of ['primary', 'standby'] as const) {
+    if (!record[side].healthCheckId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [side, 'healthCheckId'],
+        message:
+          'a weighted record needs a health check on both sides, or Route 53 cannot fail over without the control plane',
+      });
+    }
+  }
+});
+
+const dnsSection = z.strictObject({
+  hostedZoneId,
+  records: z.array(dnsRecord).min(1),
+});
+
+const alarmTrigger = z.strictObject({
+  /** CloudWatch alarm name, exactly as in the alarm. */
+  name: z.string().min(1).max(255),
+  /** Which capabilities this alarm fails over; default: every capability the service configures. */
+  capabilities: z.array(z.enum(CAPABILITIES)).min(1).optional(),
+});
+
+const service = z
+  .strictObject({
+    name: resourceName,
+    description: z.string().max(200).optional(),
+    /** auto: act on alarms; approve: plan and notify, act on an operator's command; dry-run: only plan. */
+    mode: z.enum(['auto', 'approve', 'dry-run']).default('approve'),
+    /** One automatic transition per capability per window: stops flapping. */
+    cooldownMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 60)
+      .default(30),
+    alarms: z.array(alarmTrigger).default([]),
+    dns: dnsSection.optional(),
+  })
+  .superRefine((svc, ctx) => {
+    const configured = CAPABILITIES.filter((c) => svc[c] !== undefined);
+    if (configured.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `configure at least one of: ${CAPABILITIES.join(', ')}`,
+      });
+    }
+    svc.alarms.forEach((alarm, i) => {
+      alarm.capabilities?.forEach((cap, j) => {
+        if (svc[cap] === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['alarms', i, 'capabilities', j],
+            message: `alarm "${alarm.name}" fails over "${cap}", but the service has no "${cap}" section`,
+          });
+        }
+      });
+    });
+  });
+
+export const configSchema = z
+  .strictObject({
+    controlPlane: z.strictObject({
+      /** The account and Region the control plane runs in: deploy it in the standby Region. */
+      account: awsAccount,
+      region: awsRegion,
+      stackName: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/)
+        .default('understudy'),
+      stateTableName: z
+        .string()
+        .regex(/^[a-zA-Z0-9_.-]{3,255}$/)
+        .default('understudy-state'),
+      /** Alarm events older than this are stale and ignored (EventBridge may retry for up to 24 h). */
+      maxEventAgeSeconds: z.number().int().min(30).max(86_400).default(600),
+      auditRetentionDays: z.number().int().min(1).max(3650).default(90),
+      /** Name of a Secrets Manager secret holding the Slack incoming-webhook URL. */
+      slackWebhookSecretName: z.string().min(1).max(512).optional(),
+      logRetentionDays: z
+        .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
+        .default(30),
+    }),
+    services: z.array(service).min(1),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.services.forEach((svc, i) => {
+      if (seen.has(svc.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', i, 'name'],
+          message: `duplicate service name "${svc.name}"`,
+        });
+      }
+      seen.add(svc.name);
+    });
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ServiceConfig = Config['services'][number];
+export type DnsConfig = NonNullable<ServiceConfig['dns']>;
+export type DnsRecordConfig = DnsConfig['records'][number];
+export type RecordSide = DnsRecordConfig['primary'];
+export type Mode = ServiceConfig['mode'];
+
+/** Typed helper so an editor checks `understudy.config.ts` as it is written. */
+export const defineConfig = (config: ConfigInput): ConfigInput => config;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly issues: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Validates a config; throws a ConfigError whose message names every bad field and why. */
+export const parseConfig = (input: unknown, source = 'config'): Config => {
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => {
+    const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    return `${field}: ${issue.message}`;
+  });
+  throw new ConfigError(`Invalid ${source}:\n  - ${issues.join('\n  - ')}`, issues);
+};
+
+/** The capabilities a service configures, in a stable order. */
+export const capabilitiesOf = (svc: ServiceConfig): CapabilityName[] =>
+  CAPABILITIES.filter((c) => svc[c] !== undefined);

@@ -1,0 +1,61 @@
+import type { CapabilityName } from '../config/schema';
+
+export type Site = 'primary' | 'standby';
+
+export const otherSite = (site: Site): Site => (site === 'primary' ? 'standby' : 'primary');
+
+/** What one capability of a service should be serving from, and since when. */
+export interface CapabilityIntent {
+  readonly active: Site;
+  /** The service epoch at which this capability last changed site. */
+  readonly epoch: number;
+  readonly changedAt: string;
+}
+
+/** The desired state of one service, as stored; absent item means everything on primary at epoch 0. */
+export interface DesiredState {
+  readonly service: string;
+  /** Monotonic; every accepted transition increments it, and every action carries it. */
+  readonly epoch: number;
+  readonly capabilities: Partial<Record<CapabilityName, CapabilityIntent>>;
+  readonly requestedBy: string;
+  readonly requestedAt: string;
+  readonly reason: string;
+}
+
+export const initialDesiredState = (service: string): DesiredState => ({
+  service,
+  epoch: 0,
+  capabilities: {},
+  requestedBy: 'initial',
+  requestedAt: new Date(0).toISOString(),
+  reason: 'no transition recorded yet: the primary serves',
+});
+
+export const activeSite = (state: DesiredState, capability: CapabilityName): Site =>
+  state.capabilities[capability]?.active ?? 'primary';
+
+/** How far one capability has got towards the desired state, as last recorded by a reconciler. */
+export type Phase = 'converged' | 'in-progress' | 'waiting' | 'refused' | 'failed';
+
+export interface CapabilityStatus {
+  readonly capability: CapabilityName;
+  readonly epoch: number;
+  readonly active: Site;
+  readonly phase: Phase;
+  readonly detail: string;
+  /** Capability-specific bookkeeping the next run needs (for DNS: the change id to verify). */
+  readonly pending?: Record<string, string> | undefined;
+  readonly updatedAt: string;
+}
+
+/** Who or what asks for a transition. */
+export interface TransitionRequest {
+  readonly service: string;
+  readonly capabilities: readonly CapabilityName[];
+  readonly target: Site;
+  readonly requestedBy: string;
+  readonly reason: string;
+  /** Operators may move inside the cooldown window; alarms may not. */
+  readonly ignoreCooldown: boolean;
+}

@@ -1,0 +1,50 @@
+import type { CapabilityName, ServiceConfig } from '../config/schema';
+import type { CapabilityStatus, Site } from '../core/types';
+
+/** One AWS call a plan would make, with its reason: what `understudy plan` prints and executors perform. */
+export interface PlannedAction {
+  readonly capability: CapabilityName;
+  /** IAM-style name of the call, e.g. route53:ChangeResourceRecordSets. */
+  readonly api: string;
+  readonly reason: string;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** A planner's verdict for one capability of one service. */
+export type CapabilityPlan<A extends PlannedAction = PlannedAction> =
+  | { readonly kind: 'converged'; readonly detail: string }
+  | { readonly kind: 'act'; readonly detail: string; readonly actions: readonly A[] }
+  | { readonly kind: 'wait'; readonly detail: string }
+  | { readonly kind: 'refuse'; readonly detail: string };
+
+export interface PlanInput<O> {
+  readonly service: ServiceConfig;
+  readonly target: Site;
+  readonly epoch: number;
+  readonly observed: O;
+  readonly status: CapabilityStatus | undefined;
+  readonly now: Date;
+}
+
+export interface ActionResult {
+  /** False when the change is made but not yet verified; the next run checks `pending`. */
+  readonly verified: boolean;
+  readonly detail: string;
+  readonly pending?: Record<string, string>;
+}
+
+/**
+ * A capability is the triple the design asks for: observe (read AWS), plan (pure), execute (write AWS).
+ * The reconcile engine owns ordering, fencing, status, audit and notification for all of them.
+ */
+export interface Capability<O = unknown, A extends PlannedAction = PlannedAction> {
+  readonly name: CapabilityName;
+  observe(service: ServiceConfig, target: Site, status: CapabilityStatus | undefined): Promise<O>;
+  plan(input: PlanInput<O>): CapabilityPlan<A>;
+  execute(
+    action: A,
+    context: { readonly service: ServiceConfig; readonly epoch: number },
+  ): Promise<ActionResult>;
+}
+
+export type CapabilityRegistry = { readonly [C in CapabilityName]?: Capability };

@@ -1,0 +1,49 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { z } from 'zod';
+import { type Config, parseConfig } from '../config/schema';
+import type { ControlPlane } from '../reconcile/engine';
+import { type AwsClients, createAwsClients, createControlPlane } from './control-plane';
+
+/**
+ * The validated config is bundled into each function by esbuild (`define`) at synth time, so the
+ * deployed code and the deployed config always match and no config lives in environment variables.
+ */
+declare const __UNDERSTUDY_CONFIG__: string | undefined;
+
+const lambdaEnvironment = z.object({
+  AWS_REGION: z.string().min(1),
+  /** ARN of the secret holding the Slack webhook URL (the URL itself never reaches the environment). */
+  SLACK_WEBHOOK_SECRET_ARN: z.string().min(1).optional(),
+});
+
+export const logger = new Logger({ serviceName: 'understudy' });
+
+interface ColdStart {
+  readonly config: Config;
+  readonly clients: AwsClients;
+  readonly slackWebhookSecret: string | undefined;
+}
+
+let coldStart: ColdStart | undefined;
+
+/** Validates environment and config once per container; clients are reused across invocations. */
+const initialise = (): ColdStart => {
+  if (coldStart) return coldStart;
+  const env = lambdaEnvironment.parse(process.env);
+  if (typeof __UNDERSTUDY_CONFIG__ !== 'string') {
+    throw new Error('this bundle carries no understudy config: build it with the understudy CDK stack');
+  }
+  const config = parseConfig(JSON.parse(__UNDERSTUDY_CONFIG__), 'bundled understudy config');
+  coldStart = {
+    config,
+    clients: createAwsClients({ region: env.AWS_REGION }),
+    slackWebhookSecret: env.SLACK_WEBHOOK_SECRET_ARN,
+  };
+  return coldStart;
+};
+
+/** A fresh control plane per invocation (its own Reporter), on the container's clients. */
+export const lambdaControlPlane = (): ControlPlane => {
+  const { config, clients, slackWebhookSecret } = initialise();
+  return createControlPlane({ config, clients, log: logger, slackWebhookSecret });
+};

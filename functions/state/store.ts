@@ -1,0 +1,169 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { CapabilityName } from '../config/schema';
+import { classifyAwsError } from '../core/errors';
+import { type CapabilityStatus, type DesiredState, initialDesiredState } from '../core/types';
+
+/** One line of the append-only audit log: what was seen, decided or done, and why. */
+export interface AuditEntry {
+  readonly service: string;
+  readonly at: string;
+  readonly kind:
+    | 'decision'
+    | 'ignored'
+    | 'held'
+    | 'refused'
+    | 'action'
+    | 'completed'
+    | 'waiting'
+    | 'error'
+    | 'plan';
+  readonly capability?: CapabilityName | undefined;
+  readonly epoch: number;
+  readonly message: string;
+  readonly source?: string | undefined;
+  readonly details?: Record<string, unknown> | undefined;
+}
+
+export interface ServiceRecord {
+  readonly desired: DesiredState;
+  readonly statuses: Partial<Record<CapabilityName, CapabilityStatus>>;
+}
+
+const servicePk = (service: string) => `SERVICE#${service}`;
+const auditPk = (service: string) => `AUDIT#${service}`;
+const STATE_SK = 'STATE';
+const statusSk = (capability: CapabilityName) => `CAP#${capability}`;
+
+/**
+ * The control plane's only memory. Layout (one table, pk/sk):
+ *   SERVICE#<name> / STATE        desired state; written only by conditional transitions
+ *   SERVICE#<name> / CAP#<cap>    each reconciler's progress; written only when it changes
+ *   AUDIT#<name>   / <time>#<id>  audit log, expiring through the table's TTL on `expiresAt`
+ * Reading a service is one Query; audit items live under their own key so they never slow it down.
+ */
+export class StateStore {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly auditRetentionDays: number,
+    private readonly newId: () => string,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async readService(service: string): Promise<ServiceRecord> {
+    const out = await this.call('Query', () =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': servicePk(service) },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    let desired = initialDesiredState(service);
+    const statuses: Partial<Record<CapabilityName, CapabilityStatus>> = {};
+    for (const item of out.Items ?? []) {
+      if (item.sk === STATE_SK) desired = fromItem<DesiredState>(item);
+      else if (typeof item.sk === 'string' && item.sk.startsWith('CAP#')) {
+        const status = fromItem<CapabilityStatus>(item);
+        statuses[status.capability] = status;
+      }
+    }
+    return { desired, statuses };
+  }
+
+  /** The current epoch, read consistently: the fence every executor checks before it writes. */
+  async readEpoch(service: string): Promise<number> {
+    const out = await this.call('GetItem', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: servicePk(service), sk: STATE_SK },
+          ConsistentRead: true,
+          ProjectionExpression: 'epoch',
+        }),
+      ),
+    );
+    return typeof out.Item?.epoch === 'number' ? out.Item.epoch : 0;
+  }
+
+  /**
+   * Writes a transition only if nobody else has since `expectedEpoch`.
+   * Returns false when another trigger won the race (at-least-once delivery, concurrent alarms).
+   */
+  async writeTransition(expectedEpoch: number, next: DesiredState): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: servicePk(next.service), sk: STATE_SK, ...next },
+          ConditionExpression:
+            expectedEpoch === 0 ? 'attribute_not_exists(pk) OR epoch = :expected' : 'epoch = :expected',
+          ExpressionAttributeValues: { ':expected': expectedEpoch },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      if ((error as Error)?.name === 'ConditionalCheckFailedException') return false;
+      throw classifyAwsError('DynamoDB PutItem (transition)', error);
+    }
+  }
+
+  async writeStatus(service: string, status: CapabilityStatus): Promise<void> {
+    await this.call('PutItem', () =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: servicePk(service), sk: statusSk(status.capability), ...status },
+        }),
+      ),
+    );
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    const expiresAt = Math.floor(Date.parse(entry.at) / 1000) + this.auditRetentionDays * 86_400;
+    await this.call('PutItem', () =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: auditPk(entry.service), sk: `${entry.at}#${this.newId()}`, expiresAt, ...entry },
+        }),
+      ),
+    );
+  }
+
+  /** Newest first. */
+  async readAudit(service: string, limit = 50): Promise<AuditEntry[]> {
+    const out = await this.call('Query', () =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': auditPk(service) },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map((item) => fromItem<AuditEntry>(item));
+  }
+
+  private async call<T>(operation: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw classifyAwsError(`DynamoDB ${operation}`, error);
+    }
+  }
+}
+
+const fromItem = <T>(item: Record<string, unknown>): T => {
+  const { pk: _pk, sk: _sk, expiresAt: _ttl, ...rest } = item;
+  return rest as T;
+};

@@ -1,0 +1,83 @@
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
+import { z } from 'zod';
+import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
+
+const alarmState = z.object({
+  value: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
+  reason: z.string().default(''),
+  timestamp: z.string().optional(),
+});
+
+/** EventBridge "CloudWatch Alarm State Change", as AWS emits it (only the fields we rely on). */
+export const alarmStateChangeSchema = EventBridgeSchema.extend({
+  source: z.literal('aws.cloudwatch'),
+  'detail-type': z.literal('CloudWatch Alarm State Change'),
+  detail: z.object({
+    alarmName: z.string().min(1),
+    state: alarmState,
+    previousState: alarmState.optional(),
+  }),
+});
+
+export type AlarmStateChange = z.infer<typeof alarmStateChangeSchema>;
+
+/** What the trigger makes of one event, before it touches any state. Pure. */
+export type AlarmVerdict =
+  | { readonly kind: 'ignore'; readonly reason: string; readonly service?: string | undefined }
+  | {
+      readonly kind: 'alarm' | 'recovered' | 'insufficient-data';
+      readonly service: ServiceConfig;
+      readonly capabilities: CapabilityName[];
+      readonly alarmName: string;
+      readonly reason: string;
+    };
+
+/**
+ * Decides, per protected service, what an event means. Anything we do not recognise is ignored
+ * with a reason: an unknown or malformed event is never acted on.
+ */
+export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): AlarmVerdict[] => {
+  const parsed = alarmStateChangeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`)
+      .join('; ');
+    return [{ kind: 'ignore', reason: `not a CloudWatch alarm state change event: ${issues}` }];
+  }
+  const event = parsed.data;
+  const { account, region, maxEventAgeSeconds } = config.controlPlane;
+  if (event.account !== account || event.region !== region) {
+    return [
+      {
+        kind: 'ignore',
+        reason: `event from ${event.account}/${event.region}, but this control plane watches ${account}/${region}`,
+      },
+    ];
+  }
+  const ageSeconds = (now.getTime() - Date.parse(event.time)) / 1000;
+  if (ageSeconds > maxEventAgeSeconds) {
+    return [
+      {
+        kind: 'ignore',
+        reason: `stale event: alarm ${event.detail.alarmName} changed at ${event.time}, ${Math.round(ageSeconds)} s ago (max ${maxEventAgeSeconds} s)`,
+      },
+    ];
+  }
+
+  const { alarmName, state } = event.detail;
+  const verdicts: AlarmVerdict[] = [];
+  for (const service of config.services) {
+    const triggers = service.alarms.filter((a) => a.name === alarmName);
+    if (triggers.length === 0) continue;
+    const capabilities = [
+      ...new Set(triggers.flatMap((t) => t.capabilities ?? capabilitiesOf(service))),
+    ] as CapabilityName[];
+    const reason = `alarm ${alarmName} is ${state.value}${state.reason ? `: ${state.reason}` : ''}`;
+    const kind = state.value === 'ALARM' ? 'alarm' : state.value === 'OK' ? 'recovered' : 'insufficient-data';
+    verdicts.push({ kind, service, capabilities, alarmName, reason });
+  }
+  if (verdicts.length === 0) {
+    return [{ kind: 'ignore', reason: `alarm ${alarmName} protects no configured service` }];
+  }
+  return verdicts;
+};
