@@ -15,7 +15,7 @@ const resourceName = z
   .regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
 const hostedZoneId = z
   .string()
-  .regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id such as Z0123456789ABC')
+  .regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id such as Z0123456789ABC')
   .transform((id) => id.replace(/^\/hostedzone\//, ''));
 const dnsName = z
   .string()

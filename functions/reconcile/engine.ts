@@ -76,11 +76,12 @@ export const reconcileCapability = async (
       pending,
       updatedAt: cp.clock.now().toISOString(),
     };
+    // A converged capability stays converged whatever the wording; a new reason to refuse or fail is news.
     const changed =
       previous === undefined ||
       previous.epoch !== status.epoch ||
       previous.phase !== status.phase ||
-      previous.detail !== status.detail ||
+      (phase !== 'converged' && previous.detail !== status.detail) ||
       JSON.stringify(previous.pending ?? {}) !== JSON.stringify(status.pending ?? {});
     if (changed) {
       await cp.store.writeStatus(service.name, status);

@@ -11,7 +11,7 @@ export type TransitionOutcome =
       readonly changed: readonly CapabilityName[];
       readonly reports: readonly CapabilityReport[];
     }
-  | { readonly kind: 'unchanged' | 'cooldown' | 'planned'; readonly epoch: number; readonly reason: string };
+  | { readonly kind: 'unchanged' | 'cooldown'; readonly epoch: number; readonly reason: string };
 
 /**
  * Records an intent and starts converging it. The only write before acting is one conditional put

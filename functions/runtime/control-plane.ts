@@ -43,7 +43,7 @@ export const webhookFromSecret = (secrets: SecretsManagerClient, secretId: strin
   const provider = new SecretsProvider({ awsSdkV3Client: secrets });
   return async () => {
     const value = await provider.get(secretId, { maxAge: 300 });
-    return typeof value === 'string' && value.startsWith('https://') ? value : undefined;
+    return typeof value === 'string' && /^https?:\/\//.test(value) ? value : undefined;
   };
 };
 

@@ -1,0 +1,323 @@
+import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
+import { activeSite, type DesiredState, type Site, type TransitionRequest } from '../core/types';
+import { describePlan } from '../reconcile/describe';
+import {
+  type CapabilityReport,
+  type ControlPlane,
+  reconcileAll,
+  reconcileService,
+} from '../reconcile/engine';
+import { planTransition, requestTransition } from '../reconcile/transition';
+import type { IntentDecision } from '../state/intent';
+import type { AuditEntry, ServiceRecord } from '../state/store';
+import type { Command } from './args';
+import { allConverged, formatReport, formatStatus, reportView, type ServiceStatusView } from './format';
+
+/** What a command produced: the exit code, the text for people and the document for `--json`. */
+export interface CommandResult {
+  readonly exitCode: 0 | 1;
+  readonly lines: readonly string[];
+  readonly json: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Checks a command against the loaded config: the service exists and configures every capability
+ * asked for. Returns the usage error to print (exit 2), or undefined when the command is fine.
+ */
+export const checkCommand = (config: Config, command: Command): string | undefined => {
+  if (command.service === undefined) return undefined;
+  const service = config.services.find((s) => s.name === command.service);
+  if (!service) {
+    return `no service "${command.service}" in the config (services: ${config.services.map((s) => s.name).join(', ')})`;
+  }
+  if ('capabilities' in command && command.capabilities !== undefined) {
+    const configured = capabilitiesOf(service);
+    const missing = command.capabilities.filter((c) => !configured.includes(c));
+    if (missing.length > 0) {
+      return `service "${service.name}" has no ${missing.join(', ')} section (it configures: ${configured.join(', ')})`;
+    }
+    if (command.capabilities.length === 0) return '--capability names no capability';
+  }
+  return undefined;
+};
+
+const serviceNamed = (config: Config, name: string): ServiceConfig => {
+  const service = config.services.find((s) => s.name === name);
+  // checkCommand runs first; reaching this is a programming error, not a usage error.
+  if (!service) throw new Error(`no service "${name}" in the config`);
+  return service;
+};
+
+/** Where a plan goes when `--to` is not given: back to the primary only if everything chosen is on the standby. */
+export const defaultTarget = (desired: DesiredState, capabilities: readonly CapabilityName[]): Site =>
+  capabilities.length > 0 && capabilities.every((c) => activeSite(desired, c) === 'standby')
+    ? 'primary'
+    : 'standby';
+
+/** The transition an operator asks for: recorded as operator:<name>, allowed inside the cooldown. */
+export const operatorRequest = (
+  service: ServiceConfig,
+  capabilities: readonly CapabilityName[],
+  target: Site,
+  operator: string,
+): TransitionRequest => ({
+  service: service.name,
+  capabilities,
+  target,
+  requestedBy: `operator:${operator}`,
+  reason: `operator ${operator} asked for ${verbFor(target)}`,
+  ignoreCooldown: true,
+});
+
+const verbFor = (target: Site) => (target === 'standby' ? 'failover' : 'failback');
+
+export const statusView = (
+  service: ServiceConfig,
+  record: ServiceRecord,
+  audit: readonly AuditEntry[] | undefined,
+): ServiceStatusView => ({
+  service: service.name,
+  mode: service.mode,
+  cooldownMinutes: service.cooldownMinutes,
+  epoch: record.desired.epoch,
+  requestedBy: record.desired.requestedBy,
+  requestedAt: record.desired.requestedAt,
+  reason: record.desired.reason,
+  capabilities: capabilitiesOf(service).map((capability) => {
+    const status = record.statuses[capability];
+    return {
+      capability,
+      desired: activeSite(record.desired, capability),
+      changedAt: record.desired.capabilities[capability]?.changedAt,
+      status: status && {
+        phase: status.phase,
+        detail: status.detail,
+        epoch: status.epoch,
+        active: status.active,
+        updatedAt: status.updatedAt,
+        ...(status.pending && { pending: status.pending }),
+      },
+    };
+  }),
+  ...(audit !== undefined && { audit }),
+});
+
+const decisionView = (decision: IntentDecision) =>
+  decision.kind === 'transition'
+    ? { kind: decision.kind, changed: decision.changed, next: decision.next }
+    : decision.kind === 'cooldown'
+      ? { kind: decision.kind, reason: decision.reason, until: decision.until.toISOString() }
+      : { kind: decision.kind, reason: decision.reason };
+
+/** A plan is blocked when a capability would refuse or could not even be observed. */
+const planBlocked = (reports: readonly CapabilityReport[]) =>
+  reports.some((r) => r.phase === 'failed' || r.plan?.kind === 'refuse');
+
+const capabilityFlags = (command: { capabilities: readonly CapabilityName[] | undefined }) =>
+  command.capabilities ? ` --capability ${command.capabilities.join(',')}` : '';
+
+const runStatus = async (
+  cp: ControlPlane,
+  command: Extract<Command, { name: 'status' }>,
+): Promise<CommandResult> => {
+  const services =
+    command.service === undefined ? cp.config.services : [serviceNamed(cp.config, command.service)];
+  const views: ServiceStatusView[] = [];
+  // One service after another, like the scheduled run: a status check never bursts the table.
+  for (const service of services) {
+    const record = await cp.store.readService(service.name);
+    const audit = command.audit > 0 ? await cp.store.readAudit(service.name, command.audit) : undefined;
+    views.push(statusView(service, record, audit));
+  }
+  return { exitCode: 0, lines: formatStatus(views), json: { command: 'status', services: views } };
+};
+
+interface PlanView {
+  readonly target: Site;
+  readonly capabilities: readonly CapabilityName[];
+  readonly epoch: number;
+  readonly decision: ReturnType<typeof decisionView>;
+  readonly reports: readonly ReturnType<typeof reportView>[];
+  readonly steps: readonly string[];
+  readonly blocked: boolean;
+}
+
+const makePlan = async (
+  cp: ControlPlane,
+  service: ServiceConfig,
+  capabilities: readonly CapabilityName[],
+  target: Site,
+  operator: string,
+): Promise<PlanView> => {
+  const request = operatorRequest(service, capabilities, target, operator);
+  const { decision, reports, epoch } = await planTransition(cp, service, request);
+  return {
+    target,
+    capabilities,
+    epoch,
+    decision: decisionView(decision),
+    reports: reports.map(reportView),
+    steps: describePlan(decision, reports),
+    blocked: planBlocked(reports),
+  };
+};
+
+const planLines = (plan: PlanView): string[] => plan.steps.map((step) => `  ${step}`);
+
+const runPlan = async (
+  cp: ControlPlane,
+  command: Extract<Command, { name: 'plan' }>,
+  operator: string,
+): Promise<CommandResult> => {
+  const service = serviceNamed(cp.config, command.service);
+  const capabilities = command.capabilities ?? capabilitiesOf(service);
+  const target =
+    command.to ?? defaultTarget((await cp.store.readService(service.name)).desired, capabilities);
+  const plan = await makePlan(cp, service, capabilities, target, operator);
+  const verb = verbFor(target);
+  const lines = [
+    `plan for ${service.name}: ${verb} of ${capabilities.join(', ')} to the ${target} ` +
+      `(dry run: nothing was changed; desired state now at epoch ${plan.epoch}, mode ${service.mode})`,
+    ...planLines(plan),
+  ];
+  if (plan.blocked) {
+    lines.push(
+      `not ready: a capability would refuse or could not be observed; ${verb} would record the intent ` +
+        'and then wait, re-checking on every run',
+    );
+  }
+  lines.push(
+    service.mode === 'dry-run'
+      ? `${service.name} is in dry-run mode: ${verb} would only print this plan (set mode to approve or auto to act)`
+      : `to carry it out: npx understudy ${verb} ${service.name}${capabilityFlags(command)}`,
+  );
+  return {
+    exitCode: plan.blocked ? 1 : 0,
+    lines,
+    json: { command: 'plan', service: service.name, mode: service.mode, ...plan },
+  };
+};
+
+const runTransition = async (
+  cp: ControlPlane,
+  command: Extract<Command, { name: 'failover' | 'failback' }>,
+  operator: string,
+): Promise<CommandResult> => {
+  const service = serviceNamed(cp.config, command.service);
+  const capabilities = command.capabilities ?? capabilitiesOf(service);
+  const target: Site = command.name === 'failover' ? 'standby' : 'primary';
+  const head = { command: command.name, service: service.name, mode: service.mode, target, capabilities };
+
+  if (service.mode === 'dry-run') {
+    const plan = await makePlan(cp, service, capabilities, target, operator);
+    const reason =
+      `${service.name} is in dry-run mode: ${command.name} only plans, nothing was changed ` +
+      '(set the mode to approve or auto in the config to act)';
+    return {
+      exitCode: 1,
+      lines: [`refused: ${reason}. The plan:`, ...planLines(plan)],
+      json: { ...head, outcome: { kind: 'refused', reason }, plan },
+    };
+  }
+
+  const outcome = await requestTransition(
+    cp,
+    service,
+    operatorRequest(service, capabilities, target, operator),
+  );
+  if (outcome.kind === 'transitioned') {
+    const done = allConverged(outcome.reports);
+    return {
+      exitCode: done ? 0 : 1,
+      lines: [
+        `${command.name} ${service.name}: desired state is now epoch ${outcome.epoch}, ` +
+          `${outcome.changed.join(', ')} on the ${target} (requested by operator:${operator})`,
+        ...outcome.reports.map(formatReport),
+        ...(done ? [] : [notDoneHint(service.name)]),
+      ],
+      json: {
+        ...head,
+        outcome: { kind: outcome.kind, epoch: outcome.epoch, changed: outcome.changed },
+        reports: outcome.reports.map(reportView),
+      },
+    };
+  }
+  if (outcome.kind !== 'unchanged') {
+    // Operators skip the cooldown, so this is a safety net rather than an expected path.
+    return {
+      exitCode: 1,
+      lines: [`${command.name} ${service.name}: ${outcome.kind}: ${outcome.reason}`],
+      json: { ...head, outcome },
+    };
+  }
+
+  // Already desired: take the next reconcile step, so running the command again carries on converging.
+  const record = await cp.store.readService(service.name);
+  if (!capabilities.every((c) => activeSite(record.desired, c) === target)) {
+    return {
+      exitCode: 1,
+      lines: [`${command.name} ${service.name}: not recorded: ${outcome.reason}`],
+      json: { ...head, outcome },
+    };
+  }
+  const reports = await reconcileService(cp, service, capabilities, { record });
+  const done = allConverged(reports);
+  return {
+    exitCode: done ? 0 : 1,
+    lines: [
+      `${command.name} ${service.name}: nothing to record, ${outcome.reason}; reconciled once more:`,
+      ...reports.map(formatReport),
+      ...(done ? [] : [notDoneHint(service.name)]),
+    ],
+    json: { ...head, outcome, reports: reports.map(reportView) },
+  };
+};
+
+const notDoneHint = (service: string) =>
+  `not converged yet: the intent is recorded and the scheduled reconciler carries on every minute; ` +
+  `watch with: npx understudy status ${service}`;
+
+const runReconcile = async (
+  cp: ControlPlane,
+  command: Extract<Command, { name: 'reconcile' }>,
+): Promise<CommandResult> => {
+  let reports: CapabilityReport[];
+  let expected: readonly ServiceConfig[];
+  if (command.service === undefined) {
+    expected = cp.config.services;
+    reports = await reconcileAll(cp);
+  } else {
+    const service = serviceNamed(cp.config, command.service);
+    expected = [service];
+    // The same rule as reconcileAll: a dry-run service is only ever planned.
+    reports = await reconcileService(cp, service, undefined, { dryRun: service.mode === 'dry-run' });
+  }
+  // reconcileAll logs and skips a service it cannot read; name it here so the exit code tells.
+  const unreached = expected.filter((s) => !reports.some((r) => r.service === s.name)).map((s) => s.name);
+  const done = unreached.length === 0 && allConverged(reports, { planned: true });
+  return {
+    exitCode: done ? 0 : 1,
+    lines: [
+      `reconciled ${expected.length - unreached.length} of ${expected.length} service(s):`,
+      ...reports.map(formatReport),
+      ...unreached.map((s) => `  ${s}: could not be read (the error is on stderr)`),
+      ...(done ? [] : ['not everything is converged; the scheduled reconciler carries on every minute']),
+    ],
+    json: { command: 'reconcile', reports: reports.map(reportView), unreached },
+  };
+};
+
+/** Runs a checked command against a control plane. AWS errors propagate to the caller. */
+export const runCommand = (cp: ControlPlane, command: Command, operator: string): Promise<CommandResult> => {
+  switch (command.name) {
+    case 'status':
+      return runStatus(cp, command);
+    case 'plan':
+      return runPlan(cp, command, operator);
+    case 'failover':
+    case 'failback':
+      return runTransition(cp, command, operator);
+    case 'reconcile':
+      return runReconcile(cp, command);
+  }
+};
