@@ -50,10 +50,11 @@ Usage:
       (standby if any is on the primary). Changes nothing.
   understudy failover <service> [--capability dns]... [--as name]
   understudy failback <service> [--capability dns]... [--as name]
-      Records the operator's intent (target standby / primary) and takes the first steps.
-      Operators may act inside the cooldown window; alarms may not. A service in dry-run
-      mode refuses and prints the plan instead. Running it again when the desired state is
-      already there takes the next reconcile step and reports where things stand.
+      Records the operator's intent (target standby / primary) and takes the first steps; in
+      approve mode this is the approval. Operators may act inside the cooldown window; alarms
+      may not. A service in dry-run mode refuses and prints the plan instead. Running it again
+      when the desired state is already there takes the next reconcile step and reports where
+      things stand.
   understudy reconcile [service]
       One reconcile pass, as the scheduled Lambda runs it (dry-run services are only planned).
 
@@ -95,16 +96,13 @@ type OptionName = keyof typeof OPTIONS;
 
 const GLOBAL_OPTIONS: readonly OptionName[] = ['config', 'region', 'json', 'verbose', 'help'];
 
-/** Which options each command takes besides the global ones, and how many positionals. */
-const COMMANDS: Record<
-  CommandName,
-  { readonly options: readonly OptionName[]; readonly service: 'required' | 'optional' }
-> = {
-  status: { options: ['audit'], service: 'optional' },
-  plan: { options: ['to', 'capability', 'as'], service: 'required' },
-  failover: { options: ['capability', 'as'], service: 'required' },
-  failback: { options: ['capability', 'as'], service: 'required' },
-  reconcile: { options: [], service: 'optional' },
+/** Which options each command takes besides the global ones. */
+const COMMANDS: Record<CommandName, { readonly options: readonly OptionName[] }> = {
+  status: { options: ['audit'] },
+  plan: { options: ['to', 'capability', 'as'] },
+  failover: { options: ['capability', 'as'] },
+  failback: { options: ['capability', 'as'] },
+  reconcile: { options: [] },
 };
 
 const isCommandName = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
@@ -170,9 +168,6 @@ export const parseCommand = (argv: readonly string[]): ParsedArgs => {
     }
     const spec = COMMANDS[name];
     if (extra.length > 0) throw new UsageError(`${name}: unexpected argument "${extra[0]}"`);
-    if (service === undefined && spec.service === 'required') {
-      throw new UsageError(`${name}: which service? usage: understudy ${name} <service>`);
-    }
     for (const option of Object.keys(values) as OptionName[]) {
       if (!GLOBAL_OPTIONS.includes(option) && !spec.options.includes(option)) {
         throw new UsageError(`${name} takes no --${option} option`);
@@ -194,6 +189,12 @@ export const parseCommand = (argv: readonly string[]): ParsedArgs => {
   }
 };
 
+const requireService = (name: CommandName, service: string | undefined): string => {
+  if (service === undefined)
+    throw new UsageError(`${name}: which service? usage: understudy ${name} <service>`);
+  return service;
+};
+
 const buildCommand = (
   name: CommandName,
   service: string | undefined,
@@ -207,7 +208,7 @@ const buildCommand = (
     case 'plan':
       return {
         name,
-        service: service ?? '',
+        service: requireService(name, service),
         to: parseSite(values.to),
         capabilities: parseCapabilities(values.capability),
         as: parseOperator(values.as),
@@ -216,7 +217,7 @@ const buildCommand = (
     case 'failback':
       return {
         name,
-        service: service ?? '',
+        service: requireService(name, service),
         capabilities: parseCapabilities(values.capability),
         as: parseOperator(values.as),
       };

@@ -88,7 +88,7 @@ export const reconcileCapability = async (
       // A first "converged" on a fresh service is bookkeeping, not news.
       const quiet = previous === undefined && phase === 'converged' && desired.epoch === 0;
       cp.reporter.report(
-        { ...base, at: status.updatedAt, kind: KIND_OF[phase], message: `${capabilityName}: ${detail}` },
+        { ...base, at: status.updatedAt, kind: KIND_OF[phase], message: detail },
         { notify: !quiet },
       );
     }
@@ -125,7 +125,7 @@ export const reconcileCapability = async (
         ...base,
         at: cp.clock.now().toISOString(),
         kind: 'action',
-        message: `${capabilityName}: ${action.api}: ${action.reason}`,
+        message: `${action.api}: ${action.reason}`,
         details: { params: action.params },
       });
       last = await capability.execute(action, { service, epoch: desired.epoch });
