@@ -5,11 +5,14 @@
  * What the emulator cannot do, the drill does and says so: it fails the primary's health check
  * (moto reports every check healthy) and builds the EventBridge alarm event (moto emits none).
  */
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import type { ServiceConfig } from '../functions/config/schema';
 import { createAlarmHandler } from '../functions/handlers/alarm';
 import { createReconcileHandler } from '../functions/handlers/reconcile';
-import { requestTransition } from '../functions/reconcile/transition';
 import type { AlarmOutcome } from '../functions/trigger/handle-alarm';
 import {
   answerFor,
@@ -70,6 +73,35 @@ const expectAnswer = async (local: LocalControlPlane, failing: Set<string>, want
   return { ok: got.length === 1 && got[0] === want, detail: `www answers ${got.join(', ') || '(nothing)'}` };
 };
 
+/**
+ * The operator's command, run as its own process exactly as `npx understudy` runs it, against the
+ * same local AWS (through AWS_ENDPOINT_URL) with the drill's config written to a file.
+ */
+const runCli = async (local: LocalControlPlane, args: string[]) => {
+  const dir = mkdtempSync(join(tmpdir(), 'understudy-drill-'));
+  try {
+    const configFile = join(dir, 'understudy.config.mjs');
+    writeFileSync(configFile, `export default ${JSON.stringify(local.topology.config, null, 2)};\n`);
+    const child = spawn(process.execPath, ['bin/understudy.js', ...args, '--config', configFile], {
+      env: { ...process.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+    if (code !== 0) console.error(stdout, stderr);
+    return { code, stdout, stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
 const main = async (): Promise<number> => {
   console.log('understudy drill: alarm-driven DNS failover and failback on a local AWS\n');
   let moto: MotoServer | undefined;
@@ -94,7 +126,6 @@ const main = async (): Promise<number> => {
     });
     if (!local) return 1;
     const l: LocalControlPlane = local;
-    const service = l.topology.config.services[0] as ServiceConfig;
     const invokeAlarm = createAlarmHandler(() => l.controlPlane());
     const invokeSchedule = createReconcileHandler(() => l.controlPlane());
 
@@ -161,21 +192,13 @@ const main = async (): Promise<number> => {
       return { ok: outcome?.kind === 'held' && answer.ok, detail: `${outcome?.kind}; ${answer.detail}` };
     });
 
-    await step('operator fails back (npx understudy failback shop)', async () => {
-      const cp = l.controlPlane();
-      const outcome = await requestTransition(cp, service, {
-        service: 'shop',
-        capabilities: ['dns'],
-        target: 'primary',
-        requestedBy: 'operator:drill',
-        reason: 'operator drill asked for failback',
-        ignoreCooldown: true,
-      });
-      await cp.reporter.flush();
+    await step('operator fails back: understudy failback shop', async () => {
+      const cli = await runCli(l, ['failback', 'shop', '--as', 'drill']);
       const answer = await expectAnswer(l, failing, PRIMARY);
+      const last = cli.stdout.trim().split('\n').at(-1) ?? '';
       return {
-        ok: outcome.kind === 'transitioned' && answer.ok,
-        detail: `${outcome.kind}; ${answer.detail}`,
+        ok: cli.code === 0 && answer.ok,
+        detail: `exit ${cli.code}: ${last.trim().slice(0, 60)}; ${answer.detail}`,
       };
     });
 

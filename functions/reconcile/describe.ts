@@ -5,9 +5,10 @@ import type { CapabilityReport } from './engine';
 export const describePlan = (decision: IntentDecision, reports: readonly CapabilityReport[]): string[] => {
   const lines: string[] = [];
   if (decision.kind === 'transition') {
+    const sites = [...new Set(decision.changed.map((c) => decision.next.capabilities[c]?.active ?? 'primary'))];
     lines.push(
       `dynamodb:PutItem desired state -> epoch ${decision.next.epoch}, ${decision.changed.join(', ')} on the ` +
-        `${Object.values(decision.next.capabilities)[0]?.active ?? 'primary'} (conditional on the current epoch)`,
+        `${sites.join('/')} (conditional on the current epoch)`,
     );
   } else {
     lines.push(`no desired-state change: ${decision.reason}`);

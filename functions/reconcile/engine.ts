@@ -140,6 +140,8 @@ export const reconcileCapability = async (
       ? `${failure.message}; the next run will try again`
       : `${failure.message}; needs a person`;
     cp.log.warn('reconcile step failed', { ...base, error: failure.message, retryable: failure.retryable });
+    // A plan only reads: it records nothing, not even its own failure.
+    if (options.dryRun) return { ...base, phase: 'failed', detail };
     try {
       return await settle('failed', detail, previous?.pending);
     } catch (statusError) {
