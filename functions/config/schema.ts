@@ -70,7 +70,25 @@ const swapRecord = z.strictObject({
 });
 
 const dnsRecord = z.discriminatedUnion('routing', [weightedRecord, swapRecord]).superRefine((record, ctx) => {
+  if (record.type === 'CNAME') {
+    for (const side of ['primary', 'standby'] as const) {
+      if ((record[side].values?.length ?? 0) > 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [side, 'values'],
+          message: 'a CNAME record takes exactly one value',
+        });
+      }
+    }
+  }
   if (record.routing !== 'weighted') return;
+  if (record.setIdentifiers && record.setIdentifiers.primary === record.setIdentifiers.standby) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['setIdentifiers', 'standby'],
+      message: 'primary and standby need different set identifiers',
+    });
+  }
   for (const side of ['primary', 'standby'] as const) {
     if (!record[side].healthCheckId) {
       ctx.addIssue({
@@ -160,6 +178,8 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
+    // Two owners for one name would fight over it every minute.
+    const owners = new Map<string, string>();
     config.services.forEach((svc, i) => {
       if (seen.has(svc.name)) {
         ctx.addIssue({
@@ -169,6 +189,19 @@ export const configSchema = z
         });
       }
       seen.add(svc.name);
+      svc.dns?.records.forEach((record, j) => {
+        const key = `${svc.dns?.hostedZoneId} ${record.name} ${record.type}`;
+        const owner = owners.get(key);
+        if (owner !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', i, 'dns', 'records', j, 'name'],
+            message: `${record.name} ${record.type} is already managed by ${owner}; one name, one owner`,
+          });
+        } else {
+          owners.set(key, `services.${i}.dns.records.${j}`);
+        }
+      });
     });
   });
 

@@ -30,6 +30,8 @@ const RETRYABLE_AWS_ERRORS = new Set([
   'TimeoutError',
 ]);
 
+const TRANSIENT_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+
 /** Classifies an AWS SDK (or network) failure, keeping it as the cause. */
 export const classifyAwsError = (operation: string, error: unknown): RetryableError | TerminalError => {
   if (error instanceof RetryableError || error instanceof TerminalError) return error;
@@ -41,8 +43,7 @@ export const classifyAwsError = (operation: string, error: unknown): RetryableEr
     (status !== undefined && status >= 500) ||
     (error as { $retryable?: unknown })?.$retryable !== undefined ||
     name === 'AbortError' ||
-    (error as NodeJS.ErrnoException)?.code === 'ECONNREFUSED' ||
-    (error as NodeJS.ErrnoException)?.code === 'ECONNRESET';
+    TRANSIENT_NETWORK_CODES.has((error as NodeJS.ErrnoException)?.code ?? '');
   return retryable
     ? new RetryableError(message, { cause: error })
     : new TerminalError(message, { cause: error });

@@ -112,19 +112,52 @@ export const recordConverged = (desired: readonly RecordSet[], observed: readonl
     observed.some((o) => (o.setIdentifier ?? null) === (d.setIdentifier ?? null) && sameRecordSet(o, d)),
   );
 
+/** Same endpoint: the same alias target, or the same set of values. Weight, TTL and health check aside. */
+const sameEndpoint = (a: RecordSet, b: RecordSet): boolean =>
+  a.aliasTarget || b.aliasTarget
+    ? a.aliasTarget !== undefined &&
+      b.aliasTarget !== undefined &&
+      normalizeName(a.aliasTarget.dnsName) === normalizeName(b.aliasTarget.dnsName) &&
+      a.aliasTarget.hostedZoneId === b.aliasTarget.hostedZoneId
+    : [...(a.values ?? [])].sort().join('\n') === [...(b.values ?? [])].sort().join('\n');
+
 /**
- * Which site answers for a record now, as far as the observed record sets tell: the side with the
- * only non-zero weight, or the side whose values a plain record carries. Undefined when it is unclear.
+ * Which site answers for a record now: for a weighted pair, the only side with a non-zero weight,
+ * provided it still points where the config says; for a plain record, the side whose endpoint it
+ * carries. Undefined when that is unclear (both or neither side live, missing, or drifted).
  */
 export const servingSite = (
   service: ServiceConfig,
   record: DnsRecordConfig,
   observed: readonly RecordSet[],
 ): Site | undefined => {
-  const sites = (['primary', 'standby'] as const).filter((site) =>
-    recordConverged(desiredRecordSets(service, record, site), observed),
+  const sites = ['primary', 'standby'] as const;
+  const wanted = (site: Site) => desiredRecordSets(service, record, site);
+  if (record.routing === 'swap') {
+    const [only] = observed;
+    if (!only || observed.length !== 1) return undefined;
+    return sites.find((site) => wanted(site).some((w) => sameEndpoint(only, w)));
+  }
+  const ids = setIdentifiersOf(service, record);
+  const live = sites.filter((side) => (observed.find((o) => o.setIdentifier === ids[side])?.weight ?? 0) > 0);
+  const [side] = live;
+  if (!side || live.length !== 1) return undefined;
+  const set = observed.find((o) => o.setIdentifier === ids[side]);
+  const want = wanted(side).find((w) => w.setIdentifier === ids[side]);
+  return set && want && sameEndpoint(set, want) ? side : undefined;
+};
+
+/** Weighted record sets on a managed name that are not ours and still take traffic. */
+export const unmanagedLiveSets = (
+  service: ServiceConfig,
+  record: DnsRecordConfig,
+  observed: readonly RecordSet[],
+): RecordSet[] => {
+  if (record.routing !== 'weighted') return [];
+  const ids = Object.values(setIdentifiersOf(service, record));
+  return observed.filter(
+    (o) => o.setIdentifier !== undefined && !ids.includes(o.setIdentifier) && (o.weight ?? 0) > 0,
   );
-  return sites.length === 1 ? sites[0] : undefined;
 };
 
 /** Records whose observed state differs from what `target` needs. */
@@ -203,12 +236,28 @@ export const planDns = (input: PlanInput<DnsObserved>): CapabilityPlan<ChangeRec
     return { kind: 'converged', detail: `all ${dns.records.length} record(s) answer with the ${target}` };
   }
 
+  const strangers = dns.records.flatMap((record) =>
+    unmanagedLiveSets(service, record, observed.records[recordKey(record)] ?? []).map(
+      (set) => `${record.name} ${record.type} set "${set.setIdentifier}" (weight ${set.weight})`,
+    ),
+  );
+  if (strangers.length > 0) {
+    return {
+      kind: 'refuse',
+      detail:
+        `will not route to the ${target}: record sets this control plane does not manage still take traffic ` +
+        `(${strangers.join(', ')}), so flipping our pair would not move it. Remove them, or adopt them with setIdentifiers`,
+    };
+  }
+
+  // The detail names the checks but not their live checker counts, so a refusal that persists is
+  // reported once, not again every time the count of reporting checkers wobbles.
   const unready = healthChecksToVerify(service, target, observed.records)
     .map((id) => ({ id, verdict: observed.health[id] }))
     .filter((h) => h.verdict?.healthy !== true);
   if (unready.length > 0) {
     const why = unready
-      .map((h) => `health check ${h.id} is ${h.verdict ? `unhealthy (${h.verdict.detail})` : 'not known'}`)
+      .map((h) => `health check ${h.id} is ${h.verdict ? 'unhealthy' : 'not known'}`)
       .join('; ');
     return {
       kind: 'refuse',

@@ -167,10 +167,10 @@ export const dnsCapability = (
       const changes = action.params.ChangeBatch.Changes.length;
       // Verify within this run, bounded; a slow propagation is finished by the next run.
       for (let attempt = 0; attempt < options.verifyAttempts; attempt++) {
+        if (attempt > 0) await clock.sleep(options.verifyIntervalMs);
         if ((await readChange(changeId)) === 'INSYNC') {
           return { verified: true, detail: `${changes} record set(s) written; change ${changeId} is INSYNC` };
         }
-        await clock.sleep(options.verifyIntervalMs);
       }
       return {
         verified: false,

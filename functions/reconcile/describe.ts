@@ -5,7 +5,9 @@ import type { CapabilityReport } from './engine';
 export const describePlan = (decision: IntentDecision, reports: readonly CapabilityReport[]): string[] => {
   const lines: string[] = [];
   if (decision.kind === 'transition') {
-    const sites = [...new Set(decision.changed.map((c) => decision.next.capabilities[c]?.active ?? 'primary'))];
+    const sites = [
+      ...new Set(decision.changed.map((c) => decision.next.capabilities[c]?.active ?? 'primary')),
+    ];
     lines.push(
       `dynamodb:PutItem desired state -> epoch ${decision.next.epoch}, ${decision.changed.join(', ')} on the ` +
         `${sites.join('/')} (conditional on the current epoch)`,

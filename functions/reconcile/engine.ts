@@ -106,7 +106,11 @@ export const reconcileCapability = async (
       now: cp.clock.now(),
     });
     if (options.dryRun) return { ...base, phase: 'planned', detail: plan.detail, plan };
-    if (plan.kind !== 'act') return { ...(await settle(PHASE_OF[plan.kind], plan.detail)), plan };
+    if (plan.kind !== 'act') {
+      // While waiting, keep what the next run must check (e.g. the change id still PENDING).
+      const pending = plan.kind === 'wait' ? previous?.pending : undefined;
+      return { ...(await settle(PHASE_OF[plan.kind], plan.detail, pending)), plan };
+    }
 
     // Fence: act only if the desired state is still the one this plan was made for.
     const epochNow = await cp.store.readEpoch(service.name);

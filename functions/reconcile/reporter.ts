@@ -24,7 +24,15 @@ export class Reporter {
       this.log.error('audit write failed', { error: String(error), entry });
     });
     this.inflight.push(audit);
-    if (options.notify !== false) this.inflight.push(this.notifier.notify(entry));
+    if (options.notify !== false) {
+      // Guarded even against a notifier that throws synchronously or rejects: reporting never fails a step.
+      const sent = Promise.resolve()
+        .then(() => this.notifier.notify(entry))
+        .catch((error: unknown) => {
+          this.log.warn('notification failed; carrying on', { error: String(error), kind: entry.kind });
+        });
+      this.inflight.push(sent);
+    }
   }
 
   async flush(): Promise<void> {

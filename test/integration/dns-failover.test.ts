@@ -288,7 +288,9 @@ describe('modes that only plan', () => {
     const [outcome] = await deliver(await alarm());
 
     expect(outcome).toMatchObject({ kind: 'planned' });
-    expect(outcome?.kind === 'planned' ? outcome.plan.join('\n') : '').toContain('route53:ChangeResourceRecordSets');
+    expect(outcome?.kind === 'planned' ? outcome.plan.join('\n') : '').toContain(
+      'route53:ChangeResourceRecordSets',
+    );
     expect((await desired()).desired.epoch).toBe(0);
     expect(changes()).toBe(0);
     expect(await www()).toEqual(['192.0.2.10']);

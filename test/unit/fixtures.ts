@@ -1,0 +1,379 @@
+/**
+ * Shared test doubles for the unit tests: a controllable clock, a recording log, an in-memory
+ * StateStore with real compare-and-set semantics, a scriptable capability, configs and events.
+ */
+import type { CapabilityName, Config, ConfigInput, ServiceConfig } from '../../functions/config/schema';
+import { parseConfig } from '../../functions/config/schema';
+import type { Clock } from '../../functions/core/clock';
+import type { Log } from '../../functions/core/log';
+import {
+  type CapabilityStatus,
+  type DesiredState,
+  initialDesiredState,
+  type Site,
+} from '../../functions/core/types';
+import type { Notifier } from '../../functions/notify/slack';
+import type { Capability, CapabilityPlan, PlannedAction } from '../../functions/reconcile/capability';
+import type { ControlPlane } from '../../functions/reconcile/engine';
+import { Reporter } from '../../functions/reconcile/reporter';
+import type { AuditEntry, ServiceRecord, StateStore } from '../../functions/state/store';
+import exampleConfig from '../../understudy.config';
+
+export const PRIMARY_HC = '11111111-1111-4111-8111-111111111111';
+export const STANDBY_HC = '22222222-2222-4222-8222-222222222222';
+
+/** A fresh, mutable copy of the example config (understudy.config.ts). */
+export const exampleInput = (): ConfigInput => structuredClone(exampleConfig);
+
+/** A minimal valid config input with one service, for tests that tweak one field at a time. */
+export const minimalInput = (): ConfigInput => ({
+  controlPlane: { account: '111111111111', region: 'eu-west-2' },
+  services: [
+    {
+      name: 'shop',
+      dns: {
+        hostedZoneId: 'Z0EXAMPLE0SHOP',
+        records: [
+          {
+            name: 'www.shop.example.com',
+            type: 'A',
+            routing: 'weighted',
+            primary: { values: ['192.0.2.10'], healthCheckId: PRIMARY_HC },
+            standby: { values: ['198.51.100.10'], healthCheckId: STANDBY_HC },
+          },
+        ],
+      },
+    },
+  ],
+});
+
+export const exampleConfigParsed = (): Config => parseConfig(exampleInput());
+
+/** The example config with the one service's fields overridden. */
+export const configWith = (overrides: Partial<ConfigInput['services'][number]>): Config => {
+  const input = exampleInput();
+  const svc = input.services[0];
+  if (!svc) throw new Error('example config has no service');
+  input.services[0] = { ...svc, ...overrides };
+  return parseConfig(input);
+};
+
+export const onlyService = (config: Config): ServiceConfig => {
+  const svc = config.services[0];
+  if (!svc) throw new Error('config has no service');
+  return svc;
+};
+
+/** A clock that only moves when told to; `sleep` records the asked delay and advances time by it. */
+export class FakeClock implements Clock {
+  readonly sleeps: number[] = [];
+  private t: number;
+  constructor(start = '2026-11-22T10:00:00.000Z') {
+    this.t = Date.parse(start);
+  }
+  now(): Date {
+    return new Date(this.t);
+  }
+  async sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    this.t += ms;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+  set(iso: string): void {
+    this.t = Date.parse(iso);
+  }
+}
+
+export interface LogLine {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly message: string;
+  readonly extra: Record<string, unknown>[];
+}
+
+export class RecordingLog implements Log {
+  readonly lines: LogLine[] = [];
+  debug(message: string, ...extra: Record<string, unknown>[]): void {
+    this.lines.push({ level: 'debug', message, extra });
+  }
+  info(message: string, ...extra: Record<string, unknown>[]): void {
+    this.lines.push({ level: 'info', message, extra });
+  }
+  warn(message: string, ...extra: Record<string, unknown>[]): void {
+    this.lines.push({ level: 'warn', message, extra });
+  }
+  error(message: string, ...extra: Record<string, unknown>[]): void {
+    this.lines.push({ level: 'error', message, extra });
+  }
+  at(level: LogLine['level']): LogLine[] {
+    return this.lines.filter((l) => l.level === level);
+  }
+}
+
+/** Lets other pending promise chains run, as a real network call would. */
+const microtick = () => Promise.resolve();
+
+/** Where a fake yields, like a network round trip; a test may hand in a scheduler to order them. */
+export type Tick = () => Promise<unknown>;
+
+type StoreOp = 'readService' | 'readEpoch' | 'writeTransition' | 'writeStatus' | 'appendAudit' | 'readAudit';
+
+/**
+ * In-memory StateStore with the real store's contract: a transition is written only if the stored
+ * epoch is still the expected one; reads return copies, as DynamoDB would.
+ */
+export class FakeStore {
+  readonly desired = new Map<string, DesiredState>();
+  readonly statuses = new Map<string, Partial<Record<CapabilityName, CapabilityStatus>>>();
+  readonly audit: AuditEntry[] = [];
+  readonly ops: StoreOp[] = [];
+  /** Set to make the next writeStatus calls fail (e.g. a DynamoDB outage). */
+  failStatusWrites: Error | undefined;
+
+  constructor(private readonly tick: Tick = microtick) {}
+
+  count(op: StoreOp): number {
+    return this.ops.filter((o) => o === op).length;
+  }
+
+  resetOps(): void {
+    this.ops.length = 0;
+  }
+
+  async readService(service: string): Promise<ServiceRecord> {
+    this.ops.push('readService');
+    await this.tick();
+    return structuredClone({
+      desired: this.desired.get(service) ?? initialDesiredState(service),
+      statuses: this.statuses.get(service) ?? {},
+    });
+  }
+
+  async readEpoch(service: string): Promise<number> {
+    this.ops.push('readEpoch');
+    await this.tick();
+    return this.desired.get(service)?.epoch ?? 0;
+  }
+
+  async writeTransition(expectedEpoch: number, next: DesiredState): Promise<boolean> {
+    this.ops.push('writeTransition');
+    await this.tick();
+    // Compare-and-set in one synchronous step, like DynamoDB's conditional put.
+    const current = this.desired.get(next.service)?.epoch ?? 0;
+    if (current !== expectedEpoch) return false;
+    this.desired.set(next.service, structuredClone(next));
+    return true;
+  }
+
+  async writeStatus(service: string, status: CapabilityStatus): Promise<void> {
+    this.ops.push('writeStatus');
+    await this.tick();
+    if (this.failStatusWrites) throw this.failStatusWrites;
+    const all = this.statuses.get(service) ?? {};
+    this.statuses.set(service, { ...all, [status.capability]: structuredClone(status) });
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    this.ops.push('appendAudit');
+    await this.tick();
+    this.audit.push(structuredClone(entry));
+  }
+
+  async readAudit(service: string, limit = 50): Promise<AuditEntry[]> {
+    this.ops.push('readAudit');
+    await this.tick();
+    return this.audit
+      .filter((e) => e.service === service)
+      .reverse()
+      .slice(0, limit);
+  }
+
+  /** Test helper: put a desired state as if an earlier transition had written it. */
+  seed(desired: DesiredState): void {
+    this.desired.set(desired.service, structuredClone(desired));
+  }
+}
+
+export interface FakeObserved {
+  readonly serving: Site;
+  readonly standbyReady: boolean;
+}
+
+export interface FakeAction extends PlannedAction {
+  readonly params: { readonly to: Site };
+}
+
+/**
+ * A capability whose "AWS" is one variable: which site serves. It records every call, and its
+ * behaviour is scriptable: standby readiness, an error to throw from execute, a hook during plan.
+ */
+export class FakeCapability implements Capability<FakeObserved, FakeAction> {
+  readonly name = 'dns' as const;
+  serving: Site = 'primary';
+  standbyReady = true;
+  /** Thrown by the next execute calls while set. */
+  executeError: Error | undefined;
+  /** Runs inside plan(), e.g. to simulate a concurrent transition between plan and act. */
+  onPlan: (() => void) | undefined;
+  /** When false, execute writes but reports the change as not yet verified. */
+  verifyImmediately = true;
+  readonly observed: { service: string; target: Site; status: CapabilityStatus | undefined }[] = [];
+  readonly planned: { target: Site; epoch: number }[] = [];
+  readonly executed: { action: FakeAction; epoch: number }[] = [];
+
+  constructor(private readonly tick: Tick = microtick) {}
+
+  async observe(service: ServiceConfig, target: Site, status: CapabilityStatus | undefined) {
+    this.observed.push({ service: service.name, target, status });
+    await this.tick();
+    return { serving: this.serving, standbyReady: this.standbyReady };
+  }
+
+  plan(input: {
+    readonly target: Site;
+    readonly epoch: number;
+    readonly observed: FakeObserved;
+  }): CapabilityPlan<FakeAction> {
+    this.planned.push({ target: input.target, epoch: input.epoch });
+    this.onPlan?.();
+    if (input.observed.serving === input.target) {
+      return { kind: 'converged', detail: `the ${input.target} serves` };
+    }
+    if (input.target === 'standby' && !input.observed.standbyReady) {
+      return { kind: 'refuse', detail: 'standby health check is unhealthy' };
+    }
+    return {
+      kind: 'act',
+      detail: `move to the ${input.target}`,
+      actions: [
+        {
+          capability: 'dns',
+          api: 'fake:Move',
+          reason: `the ${input.target} should serve`,
+          params: { to: input.target },
+        },
+      ],
+    };
+  }
+
+  async execute(action: FakeAction, context: { readonly epoch: number }) {
+    this.executed.push({ action, epoch: context.epoch });
+    await this.tick();
+    if (this.executeError) throw this.executeError;
+    this.serving = action.params.to;
+    return this.verifyImmediately
+      ? { verified: true, detail: 'moved' }
+      : { verified: false, detail: 'written, not yet visible', pending: { changeId: 'C1' } };
+  }
+}
+
+export class RecordingNotifier implements Notifier {
+  readonly sent: AuditEntry[] = [];
+  async notify(entry: AuditEntry): Promise<void> {
+    this.sent.push(entry);
+  }
+}
+
+export interface TestControlPlane extends ControlPlane {
+  readonly fakeStore: FakeStore;
+  readonly fakeClock: FakeClock;
+  readonly recordingLog: RecordingLog;
+}
+
+export const testControlPlane = (options: {
+  config: Config;
+  capability?: Capability<FakeObserved, FakeAction> | Capability | undefined;
+  store?: FakeStore;
+  notifier?: Notifier;
+  clock?: FakeClock;
+}): TestControlPlane => {
+  const store = options.store ?? new FakeStore();
+  const clock = options.clock ?? new FakeClock();
+  const log = new RecordingLog();
+  const notifier = options.notifier ?? new RecordingNotifier();
+  return {
+    config: options.config,
+    // The engine only uses the store's public methods; the fake implements all of them.
+    store: store as unknown as StateStore,
+    capabilities: options.capability ? { dns: options.capability as Capability } : {},
+    reporter: new Reporter(store, notifier, log),
+    clock,
+    log,
+    fakeStore: store,
+    fakeClock: clock,
+    recordingLog: log,
+  };
+};
+
+/** AWS's own timestamp style in alarm state blobs: milliseconds and a +0000 offset. */
+const cloudWatchTimestamp = (d: Date) => d.toISOString().replace('Z', '+0000');
+
+/** An EventBridge "CloudWatch Alarm State Change" event, shaped exactly as AWS delivers it. */
+export const alarmEvent = (
+  options: {
+    alarmName?: string;
+    state?: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+    previous?: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+    account?: string;
+    region?: string;
+    time?: Date;
+    id?: string;
+  } = {},
+) => {
+  const alarmName = options.alarmName ?? 'shop-primary-unhealthy';
+  const account = options.account ?? '111111111111';
+  const region = options.region ?? 'eu-west-2';
+  const time = options.time ?? new Date('2026-11-22T10:00:00.000Z');
+  const state = options.state ?? 'ALARM';
+  return {
+    version: '0',
+    id: options.id ?? 'c4c1c1c9-6542-e61b-6ef0-8c4d36933a92',
+    'detail-type': 'CloudWatch Alarm State Change',
+    source: 'aws.cloudwatch',
+    account,
+    // EventBridge's envelope time has second precision and a Z.
+    time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region,
+    resources: [`arn:aws:cloudwatch:${region}:${account}:alarm:${alarmName}`],
+    detail: {
+      alarmName,
+      configuration: {
+        description: 'Primary health check failing',
+        metrics: [
+          {
+            id: 'm1',
+            metricStat: {
+              metric: {
+                namespace: 'AWS/Route53',
+                name: 'HealthCheckStatus',
+                dimensions: { HealthCheckId: PRIMARY_HC },
+              },
+              period: 60,
+              stat: 'Minimum',
+            },
+            returnData: true,
+          },
+        ],
+      },
+      previousState: {
+        value: options.previous ?? (state === 'ALARM' ? 'OK' : 'ALARM'),
+        reason:
+          'Threshold Crossed: 1 datapoint [1.0 (22/11/26 09:55:00)] was not less than the threshold (1.0).',
+        reasonData:
+          '{"version":"1.0","queryDate":"2026-11-22T09:56:00.000+0000","statistic":"Minimum","period":60,"recentDatapoints":[1.0],"threshold":1.0}',
+        timestamp: cloudWatchTimestamp(new Date(time.getTime() - 300_000)),
+      },
+      state: {
+        value: state,
+        reason:
+          state === 'ALARM'
+            ? 'Threshold Crossed: 1 datapoint [0.0 (22/11/26 09:59:00)] was less than the threshold (1.0).'
+            : 'Threshold Crossed: 1 datapoint [1.0 (22/11/26 09:59:00)] was not less than the threshold (1.0).',
+        reasonData:
+          '{"version":"1.0","queryDate":"2026-11-22T10:00:00.000+0000","statistic":"Minimum","period":60,"recentDatapoints":[0.0],"threshold":1.0}',
+        timestamp: cloudWatchTimestamp(time),
+      },
+    },
+  };
+};
