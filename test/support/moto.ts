@@ -53,10 +53,15 @@ export const startMoto = async (): Promise<MotoServer> => {
   }
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(venvPython, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
-  });
+  // moto's own server app, served one request at a time (see moto_serial_server.py for why).
+  const child = spawn(
+    venvPython,
+    [join(root, 'test', 'support', 'moto_serial_server.py'), '127.0.0.1', String(port)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
+    },
+  );
   let tail = '';
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4_000);
