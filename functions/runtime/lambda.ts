@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Config, parseConfig } from '../config/schema';
 import type { ControlPlane } from '../reconcile/engine';
 import { type AwsClients, createAwsClients, createControlPlane } from './control-plane';

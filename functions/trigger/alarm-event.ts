@@ -1,5 +1,4 @@
-import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
 
 const alarmState = z.object({
@@ -8,8 +7,25 @@ const alarmState = z.object({
   timestamp: z.string().optional(),
 });
 
+/**
+ * The EventBridge envelope, as Powertools' parser defines it. Declared here rather than imported:
+ * the parser's schemas import zod in a way esbuild cannot tree-shake (hundreds of kB per Lambda).
+ */
+const eventBridgeEnvelope = z.object({
+  version: z.string(),
+  id: z.string(),
+  source: z.string(),
+  account: z.string(),
+  time: z.iso.datetime(),
+  region: z.string(),
+  resources: z.array(z.string()),
+  'detail-type': z.string(),
+  detail: z.unknown(),
+  'replay-name': z.string().optional(),
+});
+
 /** EventBridge "CloudWatch Alarm State Change", as AWS emits it (only the fields we rely on). */
-export const alarmStateChangeSchema = EventBridgeSchema.extend({
+export const alarmStateChangeSchema = eventBridgeEnvelope.extend({
   source: z.literal('aws.cloudwatch'),
   'detail-type': z.literal('CloudWatch Alarm State Change'),
   detail: z.object({

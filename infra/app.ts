@@ -1,0 +1,60 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Config } from '../functions/config/schema';
+import { UnderstudyStack } from './understudy-stack';
+
+export interface BuildAppOptions {
+  /**
+   * The app to add the stack to.
+   * @default - a new App with `outdir` and `context`
+   */
+  readonly app?: App;
+  /**
+   * Cloud assembly directory for a new App.
+   * @default - the CDK default (cdk.out, or the CLI's choice)
+   */
+  readonly outdir?: string;
+  /**
+   * Extra context for a new App.
+   * @default - none
+   */
+  readonly context?: Record<string, unknown>;
+  /**
+   * Bundle the function code (new App only). Template-only tests turn it off: it is the slow part
+   * of a synth.
+   * @default true
+   */
+  readonly bundle?: boolean;
+  /**
+   * Run the cdk-nag AwsSolutions checks, whose findings fail `cdk synth`.
+   * @default true
+   */
+  readonly nag?: boolean;
+}
+
+export interface UnderstudyApp {
+  readonly app: App;
+  readonly stack: UnderstudyStack;
+}
+
+/** The whole CDK app for one validated config; bin/app.ts and the infra tests both use it. */
+export const buildApp = (config: Config, options: BuildAppOptions = {}): UnderstudyApp => {
+  const app =
+    options.app ??
+    new App({
+      ...(options.outdir !== undefined && { outdir: options.outdir }),
+      context: {
+        ...options.context,
+        ...(options.bundle === false && { 'aws:cdk:bundling-stacks': [] }),
+      },
+    });
+  const stack = new UnderstudyStack(app, config.controlPlane.stackName, { config });
+  if (options.nag ?? true) {
+    // cdk-nag 3 runs as a CDK validation plugin: an unacknowledged finding fails the synth.
+    // Acknowledgements are also written to the template metadata (`cdk_nag`) as an audit trail.
+    Validations.of(app).addPlugins(
+      new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }),
+    );
+  }
+  return { app, stack };
+};

@@ -1,0 +1,120 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { Config } from '../functions/config/schema';
+import { cdkBundling } from './bundling';
+
+/** The repository root: bundling must not depend on the directory `cdk` was started from. */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const RETENTION: Record<Config['controlPlane']['logRetentionDays'], RetentionDays> = {
+  7: RetentionDays.ONE_WEEK,
+  14: RetentionDays.TWO_WEEKS,
+  30: RetentionDays.ONE_MONTH,
+  90: RetentionDays.THREE_MONTHS,
+  365: RetentionDays.ONE_YEAR,
+};
+
+export interface ControlFunctionProps {
+  /** The validated config; bundled into the code so deployed code and config always match. */
+  readonly config: Config;
+  /** Handler module, relative to the repository root, exporting `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  /**
+   * @default Duration.seconds(60)
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Lambda's own retries of an asynchronous invocation that failed.
+   * @default 2
+   */
+  readonly retryAttempts?: number;
+  /**
+   * How long Lambda keeps an asynchronous event queued before it goes to the failure queue.
+   * @default Duration.hours(6)
+   */
+  readonly maxEventAge?: Duration;
+}
+
+/**
+ * Every control plane Lambda: Node.js 22 on arm64, ESM, minified with source maps, the AWS SDK v3
+ * bundled (no layer, no runtime-provided SDK drift), traced, with its own log group and a role
+ * that carries no managed policy. Asynchronous invocations that still fail after retries land in
+ * `failureQueue`, an encrypted SQS queue kept for 14 days.
+ */
+export class ControlFunction extends NodejsFunction {
+  /** Where failed asynchronous invocations (and undeliverable trigger events) end up. */
+  readonly failureQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: ControlFunctionProps) {
+    // Role and log group are created first because the Function consumes them in its constructor.
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `understudy ${id}: no managed policies, every permission granted by the stack`,
+    });
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: RETENTION[props.config.controlPlane.logRetentionDays],
+    });
+
+    super(scope, id, {
+      entry: join(REPO_ROOT, props.entry),
+      handler: 'handler',
+      description: props.description,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(60),
+      tracing: Tracing.ACTIVE,
+      role,
+      logGroup,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'understudy',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: cdkBundling({ config: props.config }),
+    });
+
+    logGroup.grant(role, 'logs:CreateLogStream', 'logs:PutLogEvents');
+
+    this.failureQueue = new Queue(this, 'FailureQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.failureQueue.node.defaultChild ?? this.failureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue for failed invocations and undeliverable events; a DLQ of a DLQ would only hide them further.',
+    });
+    this.configureAsyncInvoke({
+      onFailure: new SqsDestination(this.failureQueue),
+      retryAttempts: props.retryAttempts ?? 2,
+      maxEventAge: props.maxEventAge ?? Duration.hours(6),
+    });
+
+    Validations.of(this.node.defaultChild ?? this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'The runtime is pinned to Node.js 22 (LTS, supported by Lambda into 2027) on purpose: a runtime change of the failover path is a reviewed change, not a side effect of upgrading cdk-nag.',
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions, so IAM allows only Resource "*".',
+    });
+  }
+}

@@ -1,0 +1,66 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { Config } from '../functions/config/schema';
+import { AlarmTrigger, alarmNamesOf } from './alarm-trigger';
+import type { ControlFunction } from './control-function';
+import { DnsFailover } from './dns-failover';
+import { Notifications } from './notifications';
+import { Reconciler } from './reconciler';
+import { StateStore } from './state-store';
+
+export interface UnderstudyStackProps extends StackProps {
+  /** The validated config (functions/config/load.ts); the stack's env comes from its controlPlane. */
+  readonly config: Config;
+}
+
+/**
+ * The control plane: one state table, an alarm trigger, a reconcile schedule, and each capability's
+ * permissions granted to both functions.
+ *
+ * Safety property: this stack creates no Route 53 record sets (or anything else the control plane
+ * flips). The reconciler UPSERTs the configured records itself, so CloudFormation never owns them
+ * and a later `cdk deploy` (or a rollback) can never put traffic back on a failed primary.
+ */
+export class UnderstudyStack extends Stack {
+  readonly stateStore: StateStore;
+  readonly notifications: Notifications;
+  readonly dnsFailover: DnsFailover;
+  readonly reconciler: Reconciler;
+  /** Absent when no service configures an alarm: failovers are then started by an operator only. */
+  readonly alarmTrigger: AlarmTrigger | undefined;
+
+  constructor(scope: Construct, id: string, props: UnderstudyStackProps) {
+    const { config } = props;
+    super(scope, id, {
+      description: 'understudy: serverless failover control plane',
+      ...props,
+      env: props.env ?? { account: config.controlPlane.account, region: config.controlPlane.region },
+    });
+
+    this.stateStore = new StateStore(this, 'State', { config });
+    this.notifications = new Notifications(this, 'Notifications', { config });
+    this.dnsFailover = new DnsFailover(this, 'DnsFailover', { config });
+    this.reconciler = new Reconciler(this, 'Reconciler', { config });
+    this.alarmTrigger =
+      alarmNamesOf(config).length > 0 ? new AlarmTrigger(this, 'AlarmTrigger', { config }) : undefined;
+
+    const functions: [string, ControlFunction][] = [['Reconcile', this.reconciler.handler]];
+    if (this.alarmTrigger) functions.push(['Alarm', this.alarmTrigger.handler]);
+
+    for (const [name, fn] of functions) {
+      this.stateStore.table.grantReadWriteData(fn);
+      this.notifications.notifyFrom(fn);
+      this.dnsFailover.grantFailover(fn);
+      new CfnOutput(this, `${name}FunctionName`, { value: fn.functionName });
+      new CfnOutput(this, `${name}DeadLetterQueueUrl`, {
+        value: fn.failureQueue.queueUrl,
+        description: `Failed ${name.toLowerCase()} invocations and undeliverable events`,
+      });
+    }
+    new CfnOutput(this, 'StateTableName', { value: this.stateStore.table.tableName });
+    new CfnOutput(this, 'SlackWebhookSecretArn', {
+      value: this.notifications.webhookSecret.secretArn,
+      description: 'The secret whose value is the Slack incoming-webhook URL',
+    });
+  }
+}

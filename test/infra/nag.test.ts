@@ -1,0 +1,112 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PolicyViolation } from 'aws-cdk-lib';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/app';
+import { exampleConfig, inlineConfig, type Synthesized, synthesize } from './synth';
+
+interface Acknowledgement {
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** Every cdk-nag acknowledgement written to the template (`cdk_nag.rules_to_suppress`), per resource. */
+const acknowledgementsIn = (template: Record<string, unknown>): [string, Acknowledgement][] =>
+  Object.entries(template.Resources as Record<string, { Metadata?: Record<string, unknown> }>).flatMap(
+    ([logicalId, resource]) =>
+      (
+        (resource.Metadata?.cdk_nag as { rules_to_suppress?: Acknowledgement[] } | undefined)
+          ?.rules_to_suppress ?? []
+      ).map((ack): [string, Acknowledgement] => [logicalId, ack]),
+  );
+
+const describeViolations = (violations: readonly PolicyViolation[]) =>
+  violations.map(
+    (v) =>
+      `${v.severity} ${v.ruleName} at ${v.violatingResources.map((r) => r.resourceLogicalId ?? (r as { constructPath?: string }).constructPath).join(', ')}: ${v.description}`,
+  );
+
+/** The findings we accept, each for a reason written next to the construct that needs it. */
+const EXPECTED_ACKNOWLEDGEMENTS = [
+  'AwsSolutions-IAM5[Resource::*]',
+  'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
+  'AwsSolutions-L1',
+  'AwsSolutions-SQS3',
+];
+
+describe.each([
+  ['the example config', exampleConfig, EXPECTED_ACKNOWLEDGEMENTS],
+  [
+    'a config without a Slack secret name',
+    async () => inlineConfig(),
+    [...EXPECTED_ACKNOWLEDGEMENTS, 'AwsSolutions-SMG4'],
+  ],
+])('cdk-nag AwsSolutions on the stack for %s', (_name, config, expectedIds) => {
+  let synth: Synthesized;
+
+  beforeAll(async () => {
+    // Prepare / Act: synthesize() registers the checks exactly as bin/app.ts does; a finding would throw here
+    synth = synthesize(await config());
+  });
+  afterAll(() => synth?.cleanup());
+
+  it('reports no unacknowledged error or warning', () => {
+    // Act: run the pack directly too, because the synth only fails on errors, not on warnings
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(synth.stack);
+
+    // Assess
+    expect(describeViolations(report.violations)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('leaves no failed plugin in the validation report of the synth', () => {
+    // Prepare: the report lists only plugins that found something; 'the cdk-nag gate' below shows it runs
+    const file = join(synth.assembly.directory, 'validation-report.json');
+
+    // Act
+    const report = JSON.parse(readFileSync(file, 'utf8')) as {
+      pluginReports: { pluginName: string; conclusion: string }[];
+    };
+
+    // Assess
+    expect(report.pluginReports.filter((r) => r.conclusion !== 'success')).toEqual([]);
+  });
+
+  it('gives every acknowledgement a specific reason', () => {
+    // Act
+    const acknowledgements = acknowledgementsIn(synth.templateJson);
+
+    // Assess
+    expect(acknowledgements.length).toBeGreaterThan(0);
+    for (const [logicalId, { id, reason }] of acknowledgements) {
+      expect(id, logicalId).toMatch(/^AwsSolutions-/);
+      expect(reason.length, `${logicalId} ${id}: "${reason}"`).toBeGreaterThanOrEqual(60);
+    }
+    expect([...new Set(acknowledgements.map(([, ack]) => ack.id))].sort()).toEqual([...expectedIds].sort());
+  });
+});
+
+describe('the cdk-nag gate', () => {
+  it('fails the synth on an unacknowledged finding', async () => {
+    // Prepare: an unencrypted queue without TLS enforcement or a DLQ
+    const outdir = mkdtempSync(join(tmpdir(), 'understudy-nag-'));
+    const { app, stack } = buildApp(await exampleConfig(), { bundle: false, outdir });
+    new Queue(stack, 'CarelessQueue');
+
+    try {
+      // Act
+      const report = new AwsSolutionsChecks().validateScope(stack);
+
+      // Assess
+      expect(report.violations.map((v) => v.ruleName)).toEqual(
+        expect.arrayContaining(['AwsSolutions-SQS3', 'AwsSolutions-SQS4']),
+      );
+      expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
