@@ -4,12 +4,19 @@ export type Site = 'primary' | 'standby';
 
 export const otherSite = (site: Site): Site => (site === 'primary' ? 'standby' : 'primary');
 
+/**
+ * Operator-given qualifiers of an intent, kept with it so every later run honours them
+ * (e.g. a database capability's explicit acceptance of data loss). Capabilities define their own keys.
+ */
+export type IntentParams = Readonly<Record<string, string | number | boolean | readonly string[]>>;
+
 /** What one capability of a service should be serving from, and since when. */
 export interface CapabilityIntent {
   readonly active: Site;
   /** The service epoch at which this capability last changed site. */
   readonly epoch: number;
   readonly changedAt: string;
+  readonly params?: IntentParams | undefined;
 }
 
 /** The desired state of one service, as stored; absent item means everything on primary at epoch 0. */
@@ -58,4 +65,6 @@ export interface TransitionRequest {
   readonly reason: string;
   /** Operators may move inside the cooldown window; alarms may not. */
   readonly ignoreCooldown: boolean;
+  /** Stored with the intent of every capability this request moves. */
+  readonly params?: IntentParams | undefined;
 }

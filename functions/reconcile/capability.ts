@@ -1,5 +1,5 @@
 import type { CapabilityName, ServiceConfig } from '../config/schema';
-import type { CapabilityStatus, Site } from '../core/types';
+import type { CapabilityIntent, CapabilityStatus, Site } from '../core/types';
 
 /** One AWS call a plan would make, with its reason: what `understudy plan` prints and executors perform. */
 export interface PlannedAction {
@@ -21,6 +21,8 @@ export interface PlanInput<O> {
   readonly service: ServiceConfig;
   readonly target: Site;
   readonly epoch: number;
+  /** The intent behind `target` (when and with which operator qualifiers it was asked for). */
+  readonly intent?: CapabilityIntent | undefined;
   readonly observed: O;
   readonly status: CapabilityStatus | undefined;
   readonly now: Date;

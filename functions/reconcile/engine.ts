@@ -101,6 +101,7 @@ export const reconcileCapability = async (
       service,
       target,
       epoch: desired.epoch,
+      intent: desired.capabilities[capabilityName],
       observed,
       status: previous,
       now: cp.clock.now(),
