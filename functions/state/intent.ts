@@ -47,7 +47,8 @@ export const decideIntent = (
   const epoch = current.epoch + 1;
   const at = now.toISOString();
   const capabilities = { ...current.capabilities };
-  for (const c of toMove) capabilities[c] = { active: request.target, epoch, changedAt: at, params: request.params };
+  for (const c of toMove)
+    capabilities[c] = { active: request.target, epoch, changedAt: at, params: request.params };
   return {
     kind: 'transition',
     changed: toMove,
