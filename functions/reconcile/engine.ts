@@ -108,8 +108,9 @@ export const reconcileCapability = async (
     });
     if (options.dryRun) return { ...base, phase: 'planned', detail: plan.detail, plan };
     if (plan.kind !== 'act') {
-      // While waiting, keep what the next run must check (e.g. the change id still PENDING).
-      const pending = plan.kind === 'wait' ? previous?.pending : undefined;
+      // Until converged, keep what later runs must know (a change id still PENDING, a promotion
+      // already issued): a refusal in the middle of a step must not make the next run repeat it.
+      const pending = plan.kind === 'converged' ? undefined : previous?.pending;
       return { ...(await settle(PHASE_OF[plan.kind], plan.detail, pending)), plan };
     }
 

@@ -271,6 +271,25 @@ describe('reconcileCapability / reconcileService', () => {
     expect(store.statuses.get('shop')?.dns?.pending).toBeUndefined();
   });
 
+  it('keeps the pending bookkeeping through a refusal, so a later run does not repeat a step', async () => {
+    // Prepare: a change was written (pending C1), then the target turned unready before it converged.
+    const { cp, service, store, capability } = setup();
+    store.seed(desired('standby', 3));
+    if (capability) capability.verifyImmediately = false;
+    await reconcileService(cp, service);
+    if (capability) {
+      capability.serving = 'primary';
+      capability.standbyReady = false;
+    }
+
+    // Act
+    const [report] = await reconcileService(cp, service);
+
+    // Assess
+    expect(report?.phase).toBe('refused');
+    expect(store.statuses.get('shop')?.dns).toMatchObject({ phase: 'refused', pending: { changeId: 'C1' } });
+  });
+
   it('fails with a clear detail when the capability is not installed', async () => {
     // Prepare
     const { cp, service, store } = setup({ capability: null });
