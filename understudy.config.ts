@@ -19,7 +19,12 @@ export default defineConfig({
       description: 'Web shop: primary in eu-west-1, warm standby in eu-west-2',
       mode: 'auto',
       cooldownMinutes: 30,
-      alarms: [{ name: 'shop-primary-unhealthy', capabilities: ['dns'] }],
+      alarms: [
+        { name: 'shop-primary-unhealthy', capabilities: ['dns', 'compute'] },
+        { name: 'shop-db-primary-unavailable', capabilities: ['database'] },
+        // One web server failing its status checks: replace it with one spare, 1:1.
+        { name: 'shop-web-status-check-failed', capabilities: ['compute'], scope: 'instance' },
+      ],
       dns: {
         hostedZoneId: 'Z0EXAMPLE0SHOP',
         records: [
@@ -43,6 +48,40 @@ export default defineConfig({
             },
           },
         ],
+      },
+      database: {
+        kind: 'rds-replica',
+        primaryInstanceId: 'shop-db',
+        primaryRegion: 'eu-west-1',
+        replicaInstanceId: 'shop-db-standby',
+        replicaRegion: 'eu-west-2',
+        endpoint: { hostedZoneId: 'Z0EXAMPLE0INTERNAL', name: 'db.shop.internal', ttl: 30 },
+        maxReplicaLagSeconds: 30,
+        fenceOldPrimary: 'quarantine-security-group',
+        quarantineSecurityGroupId: 'sg-0123456789abcdef0',
+        replicaLagAlarm: true,
+      },
+      compute: {
+        targetGroupArns: [
+          'arn:aws:elasticloadbalancing:eu-west-2:111111111111:targetgroup/shop-web/0123456789abcdef',
+        ],
+        port: 8080,
+        primaries: { tag: { key: 'understudy:role', value: 'primary' } },
+        standbys: { tag: { key: 'understudy:role', value: 'standby' } },
+        minHealthyTargets: 2,
+        stopStandbysOnFailback: true,
+      },
+    },
+    {
+      name: 'shop-mail',
+      description: 'Inbound mail for shop.example.com: SES holds it while the primary mail server is down',
+      mode: 'auto',
+      alarms: [{ name: 'shop-mail-primary-unreachable', capabilities: ['mail'] }],
+      mail: {
+        domain: 'shop.example.com',
+        hostedZoneId: 'Z0EXAMPLE0SHOP',
+        primary: { host: 'mx1.shop.example.com', port: 25, tls: 'starttls' },
+        retentionDays: 7,
       },
     },
   ],

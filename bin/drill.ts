@@ -4,13 +4,16 @@
  * Each capability's scenario provisions its own topology on a freshly reset emulator.
  */
 import { type DrillScenario, DrillTimeline } from '../test/support/drill';
+import { computeDrill } from '../test/support/drill-compute';
+import { databaseDrill } from '../test/support/drill-database';
 import { dnsDrill } from '../test/support/drill-dns';
+import { mailDrill } from '../test/support/drill-mail';
 import { type MotoServer, startMoto } from '../test/support/moto';
 
 // The SDK warns that Node 20 support ends in 2027; the Lambdas run Node 22. Keep the timeline readable.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const scenarios: readonly DrillScenario[] = [dnsDrill];
+const scenarios: readonly DrillScenario[] = [dnsDrill, databaseDrill, computeDrill, mailDrill];
 
 const timeline = new DrillTimeline();
 console.log(

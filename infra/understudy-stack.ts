@@ -2,8 +2,11 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema';
 import { AlarmTrigger, alarmNamesOf } from './alarm-trigger';
+import { ComputeFailover } from './compute-failover';
 import type { ControlFunction } from './control-function';
+import { DatabaseFailover } from './database-failover';
 import { DnsFailover } from './dns-failover';
+import { MailFailover, mailServicesOf } from './mail-failover';
 import { Notifications } from './notifications';
 import { Reconciler } from './reconciler';
 import { StateStore } from './state-store';
@@ -25,6 +28,12 @@ export class UnderstudyStack extends Stack {
   readonly stateStore: StateStore;
   readonly notifications: Notifications;
   readonly dnsFailover: DnsFailover;
+  /** The database capability's permissions, RDS event rule and function (absent without a database). */
+  readonly databaseFailover: DatabaseFailover;
+  /** The compute capability's permissions, EC2 state-change rule and function (absent without compute). */
+  readonly computeFailover: ComputeFailover;
+  /** SES as backup MX: held-mail bucket, receipt rules and recorder (absent without a mail section). */
+  readonly mailFailover: MailFailover | undefined;
   readonly reconciler: Reconciler;
   /** Absent when no service configures an alarm: failovers are then started by an operator only. */
   readonly alarmTrigger: AlarmTrigger | undefined;
@@ -40,17 +49,28 @@ export class UnderstudyStack extends Stack {
     this.stateStore = new StateStore(this, 'State', { config });
     this.notifications = new Notifications(this, 'Notifications', { config });
     this.dnsFailover = new DnsFailover(this, 'DnsFailover', { config });
+    this.databaseFailover = new DatabaseFailover(this, 'DatabaseFailover', { config });
+    this.computeFailover = new ComputeFailover(this, 'ComputeFailover', { config });
+    this.mailFailover =
+      mailServicesOf(config).length > 0
+        ? new MailFailover(this, 'MailFailover', { config, table: this.stateStore.table })
+        : undefined;
     this.reconciler = new Reconciler(this, 'Reconciler', { config });
     this.alarmTrigger =
       alarmNamesOf(config).length > 0 ? new AlarmTrigger(this, 'AlarmTrigger', { config }) : undefined;
 
     const functions: [string, ControlFunction][] = [['Reconcile', this.reconciler.handler]];
     if (this.alarmTrigger) functions.push(['Alarm', this.alarmTrigger.handler]);
+    if (this.databaseFailover.eventHandler) functions.push(['RdsEvent', this.databaseFailover.eventHandler]);
+    if (this.computeFailover.eventHandler) functions.push(['Ec2Event', this.computeFailover.eventHandler]);
 
     for (const [name, fn] of functions) {
       this.stateStore.table.grantReadWriteData(fn);
       this.notifications.notifyFrom(fn);
       this.dnsFailover.grantFailover(fn);
+      this.mailFailover?.grantHandBack(fn);
+      this.databaseFailover.grantFailover(fn);
+      this.computeFailover.grantFailover(fn);
       new CfnOutput(this, `${name}FunctionName`, { value: fn.functionName });
       new CfnOutput(this, `${name}DeadLetterQueueUrl`, {
         value: fn.failureQueue.queueUrl,

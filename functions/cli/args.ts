@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_FILE } from '../config/load';
 import { CAPABILITIES, type CapabilityName } from '../config/schema';
-import type { Site } from '../core/types';
+import type { IntentParams, Site } from '../core/types';
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -22,12 +22,15 @@ export type Command =
       /** Undefined: every capability the service configures. */
       readonly capabilities: readonly CapabilityName[] | undefined;
       readonly as: string | undefined;
+      /** Operator qualifiers recorded with the intent (e.g. acceptDataLoss); undefined when none given. */
+      readonly params?: IntentParams | undefined;
     }
   | {
       readonly name: 'failover' | 'failback';
       readonly service: string;
       readonly capabilities: readonly CapabilityName[] | undefined;
       readonly as: string | undefined;
+      readonly params?: IntentParams | undefined;
     }
   | { readonly name: 'reconcile'; readonly service: string | undefined };
 
@@ -48,8 +51,8 @@ Usage:
       Dry run: the desired-state write a transition would make and every AWS call it would
       make, with reasons. --to defaults to the opposite of where the capabilities are now
       (standby if any is on the primary). Changes nothing.
-  understudy failover <service> [--capability dns]... [--as name]
-  understudy failback <service> [--capability dns]... [--as name]
+  understudy failover <service> [--capability dns]... [--as name] [--accept-data-loss] [--allow-delayed-replica]
+  understudy failback <service> [--capability dns]... [--as name] [--accept-data-loss] [--allow-delayed-replica]
       Records the operator's intent (target standby / primary) and takes the first steps; in
       approve mode this is the approval. Operators may act inside the cooldown window; alarms
       may not. A service in dry-run mode refuses and prints the plan instead. Running it again
@@ -63,6 +66,11 @@ Options:
   --region <region>   Region of the control plane's state table (default: controlPlane.region)
   --capability <cap>  limit to these capabilities (repeat, or comma-separate); known: ${CAPABILITIES.join(', ')}
   --as <name>         operator name recorded as operator:<name> (default: $USER)
+  --accept-data-loss  database: promote even if the replica's lag is over maxReplicaLagSeconds or
+                      unknown (the writes it has not received are lost); kept with the intent
+  --allow-delayed-replica
+                      database: promote a replica configured as delayedReplica (never done
+                      automatically); kept with the intent
   --json              print one JSON document on stdout instead of text
   --verbose           log every step as JSON lines on stderr
   -h, --help          show this help
@@ -90,6 +98,8 @@ const OPTIONS = {
   to: { type: 'string' },
   capability: { type: 'string', multiple: true },
   as: { type: 'string' },
+  'accept-data-loss': { type: 'boolean' },
+  'allow-delayed-replica': { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -99,9 +109,9 @@ const GLOBAL_OPTIONS: readonly OptionName[] = ['config', 'region', 'json', 'verb
 /** Which options each command takes besides the global ones. */
 const COMMANDS: Record<CommandName, { readonly options: readonly OptionName[] }> = {
   status: { options: ['audit'] },
-  plan: { options: ['to', 'capability', 'as'] },
-  failover: { options: ['capability', 'as'] },
-  failback: { options: ['capability', 'as'] },
+  plan: { options: ['to', 'capability', 'as', 'accept-data-loss', 'allow-delayed-replica'] },
+  failover: { options: ['capability', 'as', 'accept-data-loss', 'allow-delayed-replica'] },
+  failback: { options: ['capability', 'as', 'accept-data-loss', 'allow-delayed-replica'] },
   reconcile: { options: [] },
 };
 
@@ -198,8 +208,16 @@ const requireService = (name: CommandName, service: string | undefined): string 
 const buildCommand = (
   name: CommandName,
   service: string | undefined,
-  values: { audit?: string; to?: string; capability?: string[]; as?: string },
+  values: {
+    audit?: string;
+    to?: string;
+    capability?: string[];
+    as?: string;
+    'accept-data-loss'?: boolean;
+    'allow-delayed-replica'?: boolean;
+  },
 ): Command => {
+  const params = intentParams(values);
   switch (name) {
     case 'status':
       return { name, service, audit: parseAudit(values.audit) };
@@ -212,6 +230,7 @@ const buildCommand = (
         to: parseSite(values.to),
         capabilities: parseCapabilities(values.capability),
         as: parseOperator(values.as),
+        ...(params && { params }),
       };
     case 'failover':
     case 'failback':
@@ -220,6 +239,18 @@ const buildCommand = (
         service: requireService(name, service),
         capabilities: parseCapabilities(values.capability),
         as: parseOperator(values.as),
+        ...(params && { params }),
       };
   }
+};
+
+/** The database capability's operator overrides, as intent params (functions/database/config.ts). */
+const intentParams = (values: {
+  'accept-data-loss'?: boolean;
+  'allow-delayed-replica'?: boolean;
+}): IntentParams | undefined => {
+  const params: Record<string, boolean> = {};
+  if (values['accept-data-loss']) params.acceptDataLoss = true;
+  if (values['allow-delayed-replica']) params.allowDelayedReplica = true;
+  return Object.keys(params).length > 0 ? params : undefined;
 };

@@ -1,5 +1,11 @@
 import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
-import { activeSite, type DesiredState, type Site, type TransitionRequest } from '../core/types';
+import {
+  activeSite,
+  type DesiredState,
+  type IntentParams,
+  type Site,
+  type TransitionRequest,
+} from '../core/types';
 import { describePlan } from '../reconcile/describe';
 import {
   type CapabilityReport,
@@ -60,13 +66,15 @@ export const operatorRequest = (
   capabilities: readonly CapabilityName[],
   target: Site,
   operator: string,
+  params?: IntentParams,
 ): TransitionRequest => ({
   service: service.name,
   capabilities,
   target,
   requestedBy: `operator:${operator}`,
-  reason: `operator ${operator} asked for ${verbFor(target)}`,
+  reason: `operator ${operator} asked for ${verbFor(target)}${params ? ` (${Object.keys(params).join(', ')})` : ''}`,
   ignoreCooldown: true,
+  ...(params && { params }),
 });
 
 const verbFor = (target: Site) => (target === 'standby' ? 'failover' : 'failback');
@@ -113,8 +121,13 @@ const decisionView = (decision: IntentDecision) =>
 const planBlocked = (reports: readonly CapabilityReport[]) =>
   reports.some((r) => r.phase === 'failed' || r.plan?.kind === 'refuse');
 
-const capabilityFlags = (command: { capabilities: readonly CapabilityName[] | undefined }) =>
-  command.capabilities ? ` --capability ${command.capabilities.join(',')}` : '';
+const capabilityFlags = (command: {
+  capabilities: readonly CapabilityName[] | undefined;
+  params?: IntentParams | undefined;
+}) =>
+  (command.capabilities ? ` --capability ${command.capabilities.join(',')}` : '') +
+  (command.params?.acceptDataLoss === true ? ' --accept-data-loss' : '') +
+  (command.params?.allowDelayedReplica === true ? ' --allow-delayed-replica' : '');
 
 const runStatus = async (
   cp: ControlPlane,
@@ -148,8 +161,9 @@ const makePlan = async (
   capabilities: readonly CapabilityName[],
   target: Site,
   operator: string,
+  params?: IntentParams,
 ): Promise<PlanView> => {
-  const request = operatorRequest(service, capabilities, target, operator);
+  const request = operatorRequest(service, capabilities, target, operator, params);
   const { decision, reports, epoch } = await planTransition(cp, service, request);
   return {
     target,
@@ -173,7 +187,7 @@ const runPlan = async (
   const capabilities = command.capabilities ?? capabilitiesOf(service);
   const target =
     command.to ?? defaultTarget((await cp.store.readService(service.name)).desired, capabilities);
-  const plan = await makePlan(cp, service, capabilities, target, operator);
+  const plan = await makePlan(cp, service, capabilities, target, operator, command.params);
   const verb = verbFor(target);
   const lines = [
     `plan for ${service.name}: ${verb} of ${capabilities.join(', ')} to the ${target} ` +
@@ -209,7 +223,7 @@ const runTransition = async (
   const head = { command: command.name, service: service.name, mode: service.mode, target, capabilities };
 
   if (service.mode === 'dry-run') {
-    const plan = await makePlan(cp, service, capabilities, target, operator);
+    const plan = await makePlan(cp, service, capabilities, target, operator, command.params);
     const reason =
       `${service.name} is in dry-run mode: ${command.name} only plans, nothing was changed ` +
       '(set the mode to approve or auto in the config to act)';
@@ -223,7 +237,7 @@ const runTransition = async (
   const outcome = await requestTransition(
     cp,
     service,
-    operatorRequest(service, capabilities, target, operator),
+    operatorRequest(service, capabilities, target, operator, command.params),
   );
   if (outcome.kind === 'transitioned') {
     const done = allConverged(outcome.reports);

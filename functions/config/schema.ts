@@ -1,31 +1,16 @@
 import * as z from 'zod';
+import { computeSection } from '../compute/config';
+import { databaseSection } from '../database/config';
+import { mailConfigIssues, mailSection } from '../mail/config';
+import { awsAccount, awsRegion, dnsName, hostedZoneId, resourceName } from './fields';
 
 /**
  * The runbook as code: one file describes every protected service.
  * Validated at `cdk synth` (bin/app.ts), by the CLI, and once at Lambda cold start.
  */
 
-export const CAPABILITIES = ['dns'] as const;
+export const CAPABILITIES = ['dns', 'database', 'compute', 'mail'] as const;
 export type CapabilityName = (typeof CAPABILITIES)[number];
-
-const awsAccount = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
-const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS Region such as eu-west-1');
-const resourceName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
-const hostedZoneId = z
-  .string()
-  .regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id such as Z0123456789ABC')
-  .transform((id) => id.replace(/^\/hostedzone\//, ''));
-const dnsName = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(
-    /^(\*\.)?([a-zA-Z0-9_-]{1,63}\.)*[a-zA-Z0-9_-]{1,63}\.?$/,
-    'must be a DNS name such as app.example.com',
-  )
-  .transform((name) => (name.endsWith('.') ? name : `${name}.`).toLowerCase());
 
 const aliasTarget = z.strictObject({
   dnsName,
@@ -111,6 +96,12 @@ const alarmTrigger = z.strictObject({
   name: z.string().min(1).max(255),
   /** Which capabilities this alarm fails over; default: every capability the service configures. */
   capabilities: z.array(z.enum(CAPABILITIES)).min(1).optional(),
+  /**
+   * service (default): the alarm watches the whole service. instance: it watches one server (a
+   * metric with an InstanceId dimension, e.g. StatusCheckFailed); its ALARM replaces that one server
+   * with a spare (compute only) instead of moving the service.
+   */
+  scope: z.enum(['service', 'instance']).default('service'),
 });
 
 const service = z
@@ -128,6 +119,9 @@ const service = z
       .default(30),
     alarms: z.array(alarmTrigger).default([]),
     dns: dnsSection.optional(),
+    database: databaseSection.optional(),
+    compute: computeSection.optional(),
+    mail: mailSection.optional(),
   })
   .superRefine((svc, ctx) => {
     const configured = CAPABILITIES.filter((c) => svc[c] !== undefined);
@@ -139,6 +133,16 @@ const service = z
       });
     }
     svc.alarms.forEach((alarm, i) => {
+      if (
+        alarm.scope === 'instance' &&
+        (svc.compute === undefined || alarm.capabilities?.some((c) => c !== 'compute'))
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alarms', i, 'scope'],
+          message: `alarm "${alarm.name}" watches one server: it needs a compute section and moves compute only`,
+        });
+      }
       alarm.capabilities?.forEach((cap, j) => {
         if (svc[cap] === undefined) {
           ctx.addIssue({
@@ -202,7 +206,22 @@ export const configSchema = z
           owners.set(key, `services.${i}.dns.records.${j}`);
         }
       });
+      const endpoint = svc.database?.endpoint;
+      if (endpoint) {
+        const key = `${endpoint.hostedZoneId} ${endpoint.name} ${endpoint.type}`;
+        const owner = owners.get(key);
+        if (owner !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', i, 'database', 'endpoint', 'name'],
+            message: `${endpoint.name} ${endpoint.type} is already managed by ${owner}; one name, one owner`,
+          });
+        } else {
+          owners.set(key, `services.${i}.database.endpoint`);
+        }
+      }
     });
+    for (const issue of mailConfigIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
   });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -67,4 +67,11 @@ export interface TransitionRequest {
   readonly ignoreCooldown: boolean;
   /** Stored with the intent of every capability this request moves. */
   readonly params?: IntentParams | undefined;
+  /**
+   * An amendment moves nothing: each capability already on `target` gains the request's `params`
+   * (list values are added to the intent's), with a new epoch only if that adds something; one on
+   * the other site is left alone. Compute's per-server replacement is one: "replace this server too".
+   * Amendments are not moves, so the cooldown does not hold them; a list that only grows cannot flap.
+   */
+  readonly amend?: boolean | undefined;
 }

@@ -1,12 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SESClient } from '@aws-sdk/client-ses';
+import { computeCapability } from '../compute/ec2';
 import type { Config } from '../config/schema';
 import { type Clock, systemClock } from '../core/clock';
 import type { Log } from '../core/log';
+import { databaseCapability } from '../database/rds';
 import { dnsCapability } from '../dns/route53';
+import { type MailCapabilityOptions, mailCapability } from '../mail/capability';
+import { MailStore } from '../mail/store';
 import { type Notifier, slackWebhookNotifier } from '../notify/slack';
 import type { CapabilityRegistry } from '../reconcile/capability';
 import type { ControlPlane } from '../reconcile/engine';
@@ -19,6 +30,16 @@ export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
   readonly route53: Route53Client;
   readonly secrets: SecretsManagerClient;
+  /** RDS and CloudWatch (replica lag) in the control plane's Region; other Regions are created on demand. */
+  readonly rds: RDSClient;
+  readonly cloudwatch: CloudWatchClient;
+  /** Compute: instances, target groups and the optional standby Auto Scaling group. */
+  readonly ec2: EC2Client;
+  readonly elbv2: ElasticLoadBalancingV2Client;
+  readonly autoScaling: AutoScalingClient;
+  /** Mail: the held-mail bucket and SES receipt rules (the SES inbound Region is the control plane's). */
+  readonly s3: S3Client;
+  readonly ses: SESClient;
 }
 
 export interface ClientOptions {
@@ -34,6 +55,13 @@ export const createAwsClients = (options: ClientOptions): AwsClients => {
     dynamodb: new DynamoDBClient(common),
     route53: withRequestBudget(new Route53Client(common), options.route53PerSecond ?? 2),
     secrets: new SecretsManagerClient(common),
+    rds: new RDSClient(common),
+    cloudwatch: new CloudWatchClient(common),
+    ec2: new EC2Client(common),
+    elbv2: new ElasticLoadBalancingV2Client(common),
+    autoScaling: new AutoScalingClient(common),
+    s3: new S3Client(common),
+    ses: new SESClient(common),
   };
 };
 
@@ -57,6 +85,8 @@ export interface ControlPlaneOptions {
   /** Secret (name or ARN) holding the Slack webhook URL; defaults to the config's. */
   readonly slackWebhookSecret?: string | undefined;
   readonly dnsVerify?: { readonly verifyAttempts: number; readonly verifyIntervalMs: number };
+  /** Mail hand-back tuning (budgets, SMTP timeouts); tests script the primary through `smtp`. */
+  readonly mail?: Partial<Omit<MailCapabilityOptions, 'stackName'>>;
 }
 
 /** The capabilities this control plane can reconcile; later capabilities register here. */
@@ -66,7 +96,53 @@ export const capabilityRegistry = (
   options: ControlPlaneOptions,
 ): CapabilityRegistry => ({
   dns: dnsCapability(clients.route53, clock, options.dnsVerify),
+  database: databaseCapability(
+    {
+      rds: inRegion(clients.rds, (region) => new RDSClient({ region })),
+      cloudwatch: inRegion(clients.cloudwatch, (region) => new CloudWatchClient({ region })),
+      route53: clients.route53,
+    },
+    clock,
+    options.log,
+    {
+      homeRegion: options.config.controlPlane.region,
+      verifyAttempts: options.dnsVerify?.verifyAttempts ?? 10,
+      verifyIntervalMs: options.dnsVerify?.verifyIntervalMs ?? 3_000,
+    },
+  ),
+  compute: computeCapability({ ec2: clients.ec2, elbv2: clients.elbv2, autoScaling: clients.autoScaling }),
+  mail: mailCapability(
+    {
+      s3: clients.s3,
+      ses: clients.ses,
+      store: new MailStore(clients.dynamodb, options.config.controlPlane.stateTableName),
+      clock,
+      log: options.log,
+      newId: options.newId ?? randomUUID,
+    },
+    { stackName: options.config.controlPlane.stackName, ...options.mail },
+  ),
 });
+
+/** The home Region's client, or one per other Region (a cross-Region replica), created once. */
+const inRegion = <C extends { config: { region: () => Promise<string> } }>(
+  home: C,
+  create: (region: string) => C,
+): ((region: string) => C) => {
+  const others = new Map<string, C>();
+  let homeRegion: string | undefined;
+  void home.config.region().then((r) => {
+    homeRegion = r;
+  });
+  return (region) => {
+    if (homeRegion === undefined || region === homeRegion) return home;
+    const existing = others.get(region);
+    if (existing) return existing;
+    const client = create(region);
+    others.set(region, client);
+    return client;
+  };
+};
 
 /** A control plane for one invocation (one Reporter each); clients are reused across invocations. */
 export const createControlPlane = (options: ControlPlaneOptions): ControlPlane => {

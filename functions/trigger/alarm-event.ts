@@ -32,8 +32,34 @@ export const alarmStateChangeSchema = eventBridgeEnvelope.extend({
     alarmName: z.string().min(1),
     state: alarmState,
     previousState: alarmState.optional(),
+    /** The alarm's metric(s); a per-server alarm names its server in the InstanceId dimension. */
+    configuration: z
+      .object({
+        metrics: z
+          .array(
+            z.object({
+              metricStat: z
+                .object({
+                  metric: z.object({ dimensions: z.record(z.string(), z.string()).optional() }).optional(),
+                })
+                .optional(),
+            }),
+          )
+          .optional(),
+      })
+      .optional(),
   }),
 });
+
+/** The one server a per-server alarm watches: the InstanceId dimension of its metric(s), if exactly one. */
+export const alarmInstanceId = (event: AlarmStateChange): string | undefined => {
+  const ids = new Set(
+    (event.detail.configuration?.metrics ?? [])
+      .map((m) => m.metricStat?.metric?.dimensions?.InstanceId)
+      .filter((id): id is string => typeof id === 'string' && /^i-[0-9a-f]{8,17}$/.test(id)),
+  );
+  return ids.size === 1 ? [...ids][0] : undefined;
+};
 
 export type AlarmStateChange = z.infer<typeof alarmStateChangeSchema>;
 
@@ -46,6 +72,8 @@ export type AlarmVerdict =
       readonly capabilities: CapabilityName[];
       readonly alarmName: string;
       readonly reason: string;
+      /** Set for a per-server alarm (scope "instance"): the one server to replace with a spare. */
+      readonly instanceId?: string | undefined;
     };
 
 /**
@@ -90,6 +118,29 @@ export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): Ala
     ] as CapabilityName[];
     const reason = `alarm ${alarmName} is ${state.value}${state.reason ? `: ${state.reason}` : ''}`;
     const kind = state.value === 'ALARM' ? 'alarm' : state.value === 'OK' ? 'recovered' : 'insufficient-data';
+    if (triggers.every((t) => t.scope === 'instance')) {
+      const instanceId = alarmInstanceId(event);
+      const known = [
+        ...(service.compute?.primaries.instanceIds ?? []),
+        ...(service.compute?.standbys.instanceIds ?? []),
+      ];
+      const byIds =
+        service.compute?.primaries.instanceIds !== undefined &&
+        service.compute.standbys.instanceIds !== undefined;
+      if (instanceId === undefined || (byIds && !known.includes(instanceId))) {
+        verdicts.push({
+          kind: 'ignore',
+          service: service.name,
+          reason:
+            instanceId === undefined
+              ? `per-server alarm ${alarmName} names no single InstanceId dimension: cannot tell which server to replace`
+              : `per-server alarm ${alarmName} watches ${instanceId}, which is not a server of ${service.name}`,
+        });
+        continue;
+      }
+      verdicts.push({ kind, service, capabilities: ['compute'], alarmName, reason, instanceId });
+      continue;
+    }
     verdicts.push({ kind, service, capabilities, alarmName, reason });
   }
   if (verdicts.length === 0) {

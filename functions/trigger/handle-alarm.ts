@@ -1,3 +1,5 @@
+import { REPLACE_PARAM } from '../compute/config';
+import type { TransitionRequest } from '../core/types';
 import { describePlan } from '../reconcile/describe';
 import type { ControlPlane } from '../reconcile/engine';
 import { planTransition, requestTransition, type TransitionOutcome } from '../reconcile/transition';
@@ -27,6 +29,19 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
   const source = `alarm:${verdict.alarmName}`;
   const at = now.toISOString();
 
+  // Mail is the one capability an OK moves back by itself: handing held mail back moves no traffic,
+  // and delivery still waits for the primary to answer SMTP. So no cooldown; the rest stays held.
+  if (verdict.kind === 'recovered' && service.mode === 'auto' && verdict.capabilities.includes('mail')) {
+    const outcome = await requestTransition(cp, service, {
+      service: service.name,
+      capabilities: ['mail'],
+      target: 'primary',
+      requestedBy: source,
+      reason: `${verdict.reason}: hand held mail back to the primary`,
+      ignoreCooldown: true,
+    });
+    if (verdict.capabilities.length === 1) return { service: service.name, ...outcome };
+  }
   if (verdict.kind !== 'alarm') {
     const record = await cp.store.readService(service.name);
     const held = verdict.kind === 'recovered';
@@ -47,14 +62,29 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
     return { kind: held ? 'held' : 'ignored', reason, service: service.name };
   }
 
-  const request = {
-    service: service.name,
-    capabilities: verdict.capabilities,
-    target: 'standby' as const,
-    requestedBy: source,
-    reason: verdict.reason,
-    ignoreCooldown: false,
-  };
+  // A per-server alarm moves nothing: it amends the compute intent on the primary with one more
+  // server to replace (functions/compute/planner.ts), so the same alarm twice is unchanged.
+  const request: TransitionRequest = verdict.instanceId
+    ? {
+        service: service.name,
+        capabilities: verdict.capabilities,
+        target: 'primary',
+        requestedBy: source,
+        reason: `${verdict.reason}; replace server ${verdict.instanceId} with a spare`,
+        ignoreCooldown: false,
+        amend: true,
+        params: { [REPLACE_PARAM]: [verdict.instanceId] },
+      }
+    : {
+        service: service.name,
+        capabilities: verdict.capabilities,
+        target: 'standby',
+        requestedBy: source,
+        reason: verdict.reason,
+        // Holding mail at the backup MX moves no traffic and loses nothing, so a mail-only alarm is
+        // never held by the cooldown: a sick primary must not be sent mail because it recovered once.
+        ignoreCooldown: verdict.capabilities.every((c) => c === 'mail'),
+      };
   if (service.mode === 'auto') {
     return { service: service.name, ...(await requestTransition(cp, service, request)) };
   }
@@ -62,9 +92,12 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
   const { decision, reports, epoch } = await planTransition(cp, service, request);
   const plan = describePlan(decision, reports);
   const ask =
-    service.mode === 'approve'
-      ? `Approval needed: npx understudy failover ${service.name}`
-      : 'Mode is dry-run: nothing was changed';
+    service.mode !== 'approve'
+      ? 'Mode is dry-run: nothing was changed'
+      : verdict.instanceId
+        ? `Approval needed: the CLI cannot replace one server, so either set mode auto for ${service.name}, ` +
+          `or swap the whole tier: npx understudy failover ${service.name} --capability compute`
+        : `Approval needed: npx understudy failover ${service.name}`;
   cp.reporter.report({
     service: service.name,
     at,

@@ -35,6 +35,9 @@ const bundleSizes = async () => {
   for (const [name, entry] of Object.entries({
     alarm: 'functions/handlers/alarm.ts',
     reconcile: 'functions/handlers/reconcile.ts',
+    'rds-event': 'functions/handlers/rds-event.ts',
+    'ec2-event': 'functions/handlers/ec2-event.ts',
+    'mail-recorder': 'functions/handlers/mail-recorder.ts',
   })) {
     const out = await build({
       ...lambdaBundling({ config }),

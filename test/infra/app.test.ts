@@ -93,10 +93,21 @@ describe('bin/app.ts', () => {
     // Assess
     expect(result.status, result.stderr).toBe(0);
     const template = JSON.parse(readFileSync(join(out, 'understudy.template.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string }>;
+      Resources: Record<string, { Type: string; Properties?: unknown }>;
     };
-    expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(
-      2,
-    );
+    const resources = Object.values(template.Resources);
+    // alarm trigger, scheduled reconciler, RDS events, EC2 events, held-mail recorder
+    expect(resources.filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(5);
+    // The only records the template owns never flip: the MX pair and the SES identity's DKIM
+    // tokens. Every record the control plane moves (DNS failover names, the database endpoint) is
+    // left to it, so a later deploy cannot undo a failover.
+    const owned = resources
+      .filter((r) => r.Type === 'AWS::Route53::RecordSet')
+      .map((r) => (r.Properties as { Type?: string; Name?: unknown } | undefined) ?? {});
+    expect(owned.filter((r) => r.Type === 'MX').map((r) => r.Name)).toEqual(['shop.example.com.']);
+    for (const record of owned.filter((r) => r.Type !== 'MX')) {
+      expect(record.Type).toBe('CNAME');
+      expect(JSON.stringify(record.Name)).toMatch(/DkimDNSTokenName[123]/);
+    }
   });
 });

@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/config/schema';
 import type { ControlFunction } from '../../infra/control-function';
-import { exampleConfig, inlineConfig, type Synthesized, synthesize } from './synth';
+import { dnsOnlyExampleConfig, inlineConfig, type Synthesized, synthesize } from './synth';
 
 type Statement = {
   Effect: string;
@@ -45,13 +45,13 @@ const handlersOf = (synth: Synthesized): ControlFunction[] => {
   return alarm ? [synth.stack.reconciler.handler, alarm] : [synth.stack.reconciler.handler];
 };
 
-describe('the stack for the example config', () => {
+describe('the stack for the example shop, DNS only', () => {
   let synth: Synthesized;
   let alarm: ControlFunction;
   let reconcile: ControlFunction;
 
   beforeAll(async () => {
-    synth = synthesize(await exampleConfig());
+    synth = synthesize(await dnsOnlyExampleConfig());
     const handler = synth.stack.alarmTrigger?.handler;
     if (!handler) throw new Error('the example config has alarms, so the stack must have an alarm trigger');
     alarm = handler;

@@ -13,6 +13,20 @@ import type { UnderstudyStack } from '../../infra/understudy-stack';
 export const exampleConfig = (): Promise<Config> => loadConfigFile(join(REPO_ROOT, 'understudy.config.ts'));
 
 /**
+ * The example's web shop with only its DNS capability: the stack's core (trigger, reconciler, state,
+ * DNS permissions) asserted exactly, without the other capabilities' resources in the count.
+ */
+export const dnsOnlyExampleConfig = async (): Promise<Config> => {
+  const example = await exampleConfig();
+  const shop = example.services.find((s) => s.name === 'shop');
+  if (!shop?.dns) throw new Error('the example config lost its shop service or its dns section');
+  const alarms = shop.alarms
+    .filter((a) => a.scope !== 'instance' && (a.capabilities ?? ['dns']).includes('dns'))
+    .map((a) => ({ ...a, capabilities: ['dns' as const] }));
+  return { ...example, services: [{ ...shop, alarms, database: undefined, compute: undefined }] };
+};
+
+/**
  * A second runbook that exercises what the example does not: two services sharing a zone, a
  * wildcard and an alias record, a duplicated alarm, no Slack secret name (the stack creates one),
  * and non-default names and retention.

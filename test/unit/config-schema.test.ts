@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type ConfigInput, capabilitiesOf, parseConfig } from '../../functions/config/schema';
-import { exampleInput, minimalInput, PRIMARY_HC, STANDBY_HC } from './fixtures';
+import {
+  CAPABILITIES,
+  ConfigError,
+  type ConfigInput,
+  capabilitiesOf,
+  parseConfig,
+} from '../../functions/config/schema';
+import { exampleInput, fullExampleInput, minimalInput, PRIMARY_HC, STANDBY_HC } from './fixtures';
 
 /** Parses and returns the ConfigError it must throw. */
 const configErrorOf = (input: unknown): ConfigError => {
@@ -26,6 +32,19 @@ const firstRecord = (input: ConfigInput) => {
 };
 
 describe('parseConfig: the example runbook', () => {
+  it('accepts the whole example, which protects every capability', () => {
+    // Act
+    const config = parseConfig(fullExampleInput(), 'understudy.config.ts');
+
+    // Assess
+    expect(config.services.flatMap((s) => capabilitiesOf(s)).sort()).toEqual([
+      'compute',
+      'database',
+      'dns',
+      'mail',
+    ]);
+  });
+
   it('accepts understudy.config.ts and keeps its values', () => {
     // Prepare
     const input = exampleInput();
@@ -306,7 +325,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
     const error = configErrorOf(input);
 
     // Assess
-    expect(error.issues).toContain('services.0: configure at least one of: dns');
+    expect(error.issues).toContain(`services.0: configure at least one of: ${CAPABILITIES.join(', ')}`);
     expect(error.issues).toContain(
       'services.0.alarms.0.capabilities.0: alarm "shop-down" fails over "dns", but the service has no "dns" section',
     );

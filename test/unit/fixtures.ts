@@ -22,8 +22,23 @@ import exampleConfig from '../../understudy.config';
 export const PRIMARY_HC = '11111111-1111-4111-8111-111111111111';
 export const STANDBY_HC = '22222222-2222-4222-8222-222222222222';
 
-/** A fresh, mutable copy of the example config (understudy.config.ts). */
-export const exampleInput = (): ConfigInput => structuredClone(exampleConfig);
+/** A fresh, mutable copy of the whole example config (understudy.config.ts), every capability in it. */
+export const fullExampleInput = (): ConfigInput => structuredClone(exampleConfig);
+
+/**
+ * The example's web shop with its DNS capability only: what the core's tests (trigger, engine,
+ * DNS, CLI) are about. Other capabilities have their own fixtures.
+ */
+export const exampleInput = (): ConfigInput => {
+  const input = fullExampleInput();
+  const shop = input.services.find((s) => s.name === 'shop');
+  if (!shop) throw new Error('the example config lost its shop service');
+  const alarms = (shop.alarms ?? [])
+    .filter((a) => a.scope !== 'instance' && (a.capabilities ?? ['dns']).includes('dns'))
+    .map((a) => ({ ...a, capabilities: ['dns' as const] }));
+  const { database: _database, compute: _compute, mail: _mail, ...dnsOnly } = shop;
+  return { ...input, services: [{ ...dnsOnly, alarms }] };
+};
 
 /** A minimal valid config input with one service, for tests that tweak one field at a time. */
 export const minimalInput = (): ConfigInput => ({

@@ -254,3 +254,37 @@ describe('decideIntent: cooldown', () => {
     );
   });
 });
+
+describe('decideIntent: operator params on a capability already at its target', () => {
+  it('re-records explicit params at a new epoch (an override given after an alarm moved it)', () => {
+    // Prepare: an alarm moved dns to the standby without params
+    const current = movedState('standby', new Date(NOW.getTime() - minutes(5)));
+
+    // Act
+    const decision = decideIntent(current, request({ params: { acceptDataLoss: true } }), service(), NOW);
+
+    // Assess
+    expect(decision.kind).toBe('transition');
+    if (decision.kind !== 'transition') return;
+    expect(decision.next.epoch).toBe(current.epoch + 1);
+    expect(decision.next.capabilities.dns).toMatchObject({
+      active: 'standby',
+      params: { acceptDataLoss: true },
+    });
+    // Not a move: the cooldown still measures from the alarm's move.
+    expect(decision.next.capabilities.dns?.changedAt).toBe(current.capabilities.dns?.changedAt);
+  });
+
+  it('leaves a duplicate without params unchanged, and the same params twice unchanged', () => {
+    // Prepare
+    const current = movedState('standby', new Date(NOW.getTime() - minutes(5)));
+    const withParams = decideIntent(current, request({ params: { acceptDataLoss: true } }), service(), NOW);
+    if (withParams.kind !== 'transition') throw new Error('expected a transition');
+
+    // Act / Assess
+    expect(decideIntent(current, request(), service(), NOW).kind).toBe('unchanged');
+    expect(
+      decideIntent(withParams.next, request({ params: { acceptDataLoss: true } }), service(), NOW).kind,
+    ).toBe('unchanged');
+  });
+});

@@ -1,0 +1,237 @@
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeDBClustersCommand,
+  DescribeGlobalClustersCommand,
+  FailoverGlobalClusterCommand,
+  PromoteReadReplicaCommand,
+  RDSClient,
+  SwitchoverGlobalClusterCommand,
+} from '@aws-sdk/client-rds';
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig, type ServiceConfig } from '../../functions/config/schema';
+import { SupersededError, TerminalError } from '../../functions/core/errors';
+import { silentLog } from '../../functions/core/log';
+import type { DatabaseAction } from '../../functions/database/planner';
+import { databaseCapability } from '../../functions/database/rds';
+import { FakeClock } from './fixtures';
+
+const ONE = 'arn:aws:rds:eu-west-1:111111111111:cluster:one';
+const TWO = 'arn:aws:rds:eu-west-2:111111111111:cluster:two';
+const service = parseConfig({
+  controlPlane: { account: '111111111111', region: 'eu-west-2' },
+  services: [
+    {
+      name: 'shop',
+      database: {
+        kind: 'aurora-global',
+        globalClusterId: 'g',
+        primaryClusterArn: ONE,
+        secondaryClusterArn: TWO,
+        endpoint: { hostedZoneId: 'ZDB', name: 'db.shop.internal' },
+      },
+    },
+  ],
+}).services[0] as ServiceConfig;
+
+const rds = mockClient(RDSClient);
+const cloudwatch = mockClient(CloudWatchClient);
+const route53 = mockClient(Route53Client);
+const capability = () =>
+  databaseCapability(
+    {
+      rds: () => new RDSClient({}),
+      cloudwatch: () => new CloudWatchClient({}),
+      route53: new Route53Client({}),
+    },
+    new FakeClock(),
+    silentLog,
+    { homeRegion: 'eu-west-2', verifyAttempts: 3, verifyIntervalMs: 1000 },
+  );
+
+beforeEach(() => {
+  rds.reset();
+  cloudwatch.reset();
+  route53.reset();
+});
+
+describe('database executor (aurora-global: FailoverGlobalCluster and SwitchoverGlobalCluster, which moto lacks)', () => {
+  it('observes the global cluster, its writer endpoints and the RPO lag in seconds', async () => {
+    // Prepare
+    route53.on(ListResourceRecordSetsCommand).resolves({
+      ResourceRecordSets: [
+        {
+          Name: 'db.shop.internal.',
+          Type: 'CNAME',
+          ResourceRecords: [{ Value: 'one.cluster-x.rds.amazonaws.com' }],
+        },
+      ],
+    });
+    rds.on(DescribeGlobalClustersCommand).resolves({
+      GlobalClusters: [
+        {
+          GlobalClusterIdentifier: 'g',
+          Status: 'available',
+          GlobalClusterMembers: [
+            { DBClusterArn: ONE, IsWriter: true },
+            { DBClusterArn: TWO, IsWriter: false },
+          ],
+        },
+      ],
+    });
+    rds
+      .on(DescribeDBClustersCommand, { DBClusterIdentifier: ONE })
+      .resolves({ DBClusters: [{ Endpoint: 'one.cluster-x.rds.amazonaws.com' }] });
+    rds
+      .on(DescribeDBClustersCommand, { DBClusterIdentifier: TWO })
+      .resolves({ DBClusters: [{ Endpoint: 'two.cluster-x.rds.amazonaws.com' }] });
+    cloudwatch.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [{ Id: 'lag', Timestamps: [new Date(1000), new Date(2000)], Values: [9000, 1500] }],
+    });
+
+    // Act
+    const observed = await capability().observe(service, 'standby', undefined);
+
+    // Assess
+    expect(observed).toMatchObject({
+      kind: 'aurora-global',
+      lagSeconds: 1.5,
+      endpoint: { target: 'one.cluster-x.rds.amazonaws.com.' },
+    });
+    const query =
+      cloudwatch.commandCalls(GetMetricDataCommand)[0]?.args[0].input.MetricDataQueries?.[0]?.MetricStat
+        ?.Metric;
+    expect(query).toEqual({
+      Namespace: 'AWS/RDS',
+      MetricName: 'AuroraGlobalDBRPOLag',
+      Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'two' }],
+    });
+    // And the plan from it: fence, then a managed failover that allows the (gated) data loss.
+    const plan = capability().plan({
+      service,
+      target: 'standby',
+      epoch: 1,
+      observed,
+      status: undefined,
+      now: new Date(),
+    });
+    expect(plan.kind === 'act' && plan.actions.map((a) => a.api)).toEqual([
+      'route53:ChangeResourceRecordSets',
+      'rds:FailoverGlobalCluster',
+    ]);
+  });
+
+  it('issues FailoverGlobalCluster with AllowDataLoss and records it once for the epoch', async () => {
+    rds.on(FailoverGlobalClusterCommand).resolves({});
+    const action: DatabaseAction = {
+      capability: 'database',
+      api: 'rds:FailoverGlobalCluster',
+      epoch: 4,
+      region: 'eu-west-2',
+      reason: 'test',
+      params: { GlobalClusterIdentifier: 'g', TargetDbClusterIdentifier: TWO, AllowDataLoss: true },
+    };
+
+    const result = await capability().execute(action, { service, epoch: 4 });
+
+    expect(rds.commandCalls(FailoverGlobalClusterCommand)[0]?.args[0].input).toEqual({
+      GlobalClusterIdentifier: 'g',
+      TargetDbClusterIdentifier: TWO,
+      AllowDataLoss: true,
+    });
+    expect(result).toMatchObject({ verified: false, pending: { failoverEpoch: '4' } });
+  });
+
+  it('issues SwitchoverGlobalCluster for a planned move back', async () => {
+    rds.on(SwitchoverGlobalClusterCommand).resolves({});
+    const result = await capability().execute(
+      {
+        capability: 'database',
+        api: 'rds:SwitchoverGlobalCluster',
+        epoch: 5,
+        region: 'eu-west-1',
+        reason: 'test',
+        params: { GlobalClusterIdentifier: 'g', TargetDbClusterIdentifier: ONE },
+      },
+      { service, epoch: 5 },
+    );
+    expect(rds.commandCalls(SwitchoverGlobalClusterCommand)).toHaveLength(1);
+    expect(result.pending).toEqual({ failoverEpoch: '5' });
+  });
+
+  it('refuses to run a step of another epoch, without calling AWS', async () => {
+    const promote: DatabaseAction = {
+      capability: 'database',
+      api: 'rds:PromoteReadReplica',
+      epoch: 1,
+      reason: 'test',
+      params: { DBInstanceIdentifier: 'db2' },
+    };
+    await expect(capability().execute(promote, { service, epoch: 2 })).rejects.toBeInstanceOf(
+      SupersededError,
+    );
+    expect(rds.commandCalls(PromoteReadReplicaCommand)).toHaveLength(0);
+  });
+
+  it('classifies an RDS refusal as terminal (needs a person), not retried', async () => {
+    rds
+      .on(PromoteReadReplicaCommand)
+      .rejects(Object.assign(new Error('not a replica'), { name: 'InvalidDBInstanceStateFault' }));
+    const promote: DatabaseAction = {
+      capability: 'database',
+      api: 'rds:PromoteReadReplica',
+      epoch: 1,
+      reason: 't',
+      params: { DBInstanceIdentifier: 'db2' },
+    };
+    await expect(capability().execute(promote, { service, epoch: 1 })).rejects.toBeInstanceOf(TerminalError);
+  });
+
+  it('verifies a repoint until INSYNC within the run, and leaves a slower one to the next run', async () => {
+    route53
+      .on(ChangeResourceRecordSetsCommand)
+      .resolves({ ChangeInfo: { Id: '/change/C1', Status: 'PENDING', SubmittedAt: new Date() } });
+    route53
+      .on(GetChangeCommand)
+      .resolves({ ChangeInfo: { Id: '/change/C1', Status: 'PENDING', SubmittedAt: new Date() } });
+    const repoint: DatabaseAction = {
+      capability: 'database',
+      api: 'route53:ChangeResourceRecordSets',
+      step: 'repoint',
+      epoch: 1,
+      reason: 't',
+      params: {
+        HostedZoneId: 'ZDB',
+        Name: 'db.shop.internal.',
+        Type: 'CNAME',
+        TTL: 30,
+        Value: 'two.',
+        Comment: 'c',
+      },
+    };
+
+    const result = await capability().execute(repoint, { service, epoch: 1 });
+
+    expect(route53.commandCalls(GetChangeCommand)).toHaveLength(3);
+    expect(result).toMatchObject({ verified: false, pending: { changeId: '/change/C1' } });
+    expect(
+      route53.commandCalls(ChangeResourceRecordSetsCommand)[0]?.args[0].input.ChangeBatch?.Changes,
+    ).toEqual([
+      {
+        Action: 'UPSERT',
+        ResourceRecordSet: {
+          Name: 'db.shop.internal.',
+          Type: 'CNAME',
+          TTL: 30,
+          ResourceRecords: [{ Value: 'two.' }],
+        },
+      },
+    ]);
+  });
+});
