@@ -32,6 +32,13 @@ export type Command =
       readonly as: string | undefined;
       readonly params?: IntentParams | undefined;
     }
+  | {
+      /** Replace these failed servers with spares, 1:1: what a per-server alarm does in auto mode. */
+      readonly name: 'replace';
+      readonly service: string;
+      readonly instanceIds: readonly string[];
+      readonly as: string | undefined;
+    }
   | { readonly name: 'reconcile'; readonly service: string | undefined };
 
 export type CommandName = Command['name'];
@@ -53,6 +60,10 @@ Usage:
       (standby if any is on the primary). Changes nothing.
   understudy failover <service> [--capability dns]... [--as name] [--accept-data-loss] [--allow-delayed-replica]
   understudy failback <service> [--capability dns]... [--as name] [--accept-data-loss] [--allow-delayed-replica]
+  understudy replace <service> <instance-id>... [--as name]
+      Replaces these failed servers with spares, 1:1, as a per-server alarm does in auto mode (in
+      approve mode this is the approval). The failed servers leave only once their spares are
+      healthy, and are quarantined by tag, never terminated. Undone by failback.
       Records the operator's intent (target standby / primary) and takes the first steps; in
       approve mode this is the approval. Operators may act inside the cooldown window; alarms
       may not. A service in dry-run mode refuses and prints the plan instead. Running it again
@@ -112,6 +123,7 @@ const COMMANDS: Record<CommandName, { readonly options: readonly OptionName[] }>
   plan: { options: ['to', 'capability', 'as', 'accept-data-loss', 'allow-delayed-replica'] },
   failover: { options: ['capability', 'as', 'accept-data-loss', 'allow-delayed-replica'] },
   failback: { options: ['capability', 'as', 'accept-data-loss', 'allow-delayed-replica'] },
+  replace: { options: ['as'] },
   reconcile: { options: [] },
 };
 
@@ -177,7 +189,9 @@ export const parseCommand = (argv: readonly string[]): ParsedArgs => {
       throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
     }
     const spec = COMMANDS[name];
-    if (extra.length > 0) throw new UsageError(`${name}: unexpected argument "${extra[0]}"`);
+    if (extra.length > 0 && name !== 'replace') {
+      throw new UsageError(`${name}: unexpected argument "${extra[0]}"`);
+    }
     for (const option of Object.keys(values) as OptionName[]) {
       if (!GLOBAL_OPTIONS.includes(option) && !spec.options.includes(option)) {
         throw new UsageError(`${name} takes no --${option} option`);
@@ -192,7 +206,7 @@ export const parseCommand = (argv: readonly string[]): ParsedArgs => {
     if (options.region !== undefined && options.region.length === 0) {
       throw new UsageError('--region must not be empty');
     }
-    return { kind: 'run', options, command: buildCommand(name, service, values) };
+    return { kind: 'run', options, command: buildCommand(name, service, values, extra) };
   } catch (error) {
     if (error instanceof UsageError) return { kind: 'usage', message: error.message, json };
     throw error;
@@ -216,6 +230,7 @@ const buildCommand = (
     'accept-data-loss'?: boolean;
     'allow-delayed-replica'?: boolean;
   },
+  instanceIds: readonly string[] = [],
 ): Command => {
   const params = intentParams(values);
   switch (name) {
@@ -241,7 +256,23 @@ const buildCommand = (
         as: parseOperator(values.as),
         ...(params && { params }),
       };
+    case 'replace':
+      return {
+        name,
+        service: requireService(name, service),
+        instanceIds: parseInstanceIds(instanceIds),
+        as: parseOperator(values.as),
+      };
   }
+};
+
+const parseInstanceIds = (ids: readonly string[]): string[] => {
+  if (ids.length === 0)
+    throw new UsageError('replace: which servers? usage: understudy replace <service> <instance-id>...');
+  const bad = ids.find((id) => !/^i-[0-9a-f]{8,17}$/.test(id));
+  if (bad !== undefined)
+    throw new UsageError(`replace: "${bad}" is not an EC2 instance id such as i-0123456789abcdef0`);
+  return [...new Set(ids)];
 };
 
 /** The database capability's operator overrides, as intent params (functions/database/config.ts). */

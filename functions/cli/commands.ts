@@ -1,3 +1,4 @@
+import { REPLACE_PARAM } from '../compute/config';
 import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
 import {
   activeSite,
@@ -35,6 +36,9 @@ export const checkCommand = (config: Config, command: Command): string | undefin
   const service = config.services.find((s) => s.name === command.service);
   if (!service) {
     return `no service "${command.service}" in the config (services: ${config.services.map((s) => s.name).join(', ')})`;
+  }
+  if (command.name === 'replace' && !service.compute) {
+    return `service "${service.name}" has no compute section: there are no spares to swap in`;
   }
   if ('capabilities' in command && command.capabilities !== undefined) {
     const configured = capabilitiesOf(service);
@@ -331,7 +335,60 @@ export const runCommand = (cp: ControlPlane, command: Command, operator: string)
     case 'failover':
     case 'failback':
       return runTransition(cp, command, operator);
+    case 'replace':
+      return runReplace(cp, command, operator);
     case 'reconcile':
       return runReconcile(cp, command);
   }
+};
+
+/** The operator's per-server replacement: the same amendment a per-server alarm makes. */
+const runReplace = async (
+  cp: ControlPlane,
+  command: Extract<Command, { name: 'replace' }>,
+  operator: string,
+): Promise<CommandResult> => {
+  const service = serviceNamed(cp.config, command.service);
+  const head = {
+    command: 'replace',
+    service: service.name,
+    mode: service.mode,
+    instanceIds: command.instanceIds,
+  };
+  const request: TransitionRequest = {
+    ...operatorRequest(service, ['compute'], 'primary', operator, { [REPLACE_PARAM]: command.instanceIds }),
+    reason: `operator ${operator} asked to replace ${command.instanceIds.join(', ')} with spares`,
+    amend: true,
+  };
+  if (service.mode === 'dry-run') {
+    const { decision, reports } = await planTransition(cp, service, request);
+    const reason = `${service.name} is in dry-run mode: replace only plans, nothing was changed`;
+    return {
+      exitCode: 1,
+      lines: [`refused: ${reason}. The plan:`, ...describePlan(decision, reports).map((l) => `  ${l}`)],
+      json: { ...head, outcome: { kind: 'refused', reason } },
+    };
+  }
+  const outcome = await requestTransition(cp, service, request);
+  if (outcome.kind !== 'transitioned') {
+    return {
+      exitCode: outcome.kind === 'unchanged' ? 0 : 1,
+      lines: [`replace ${service.name}: ${outcome.kind}: ${outcome.reason}`],
+      json: { ...head, outcome },
+    };
+  }
+  const done = allConverged(outcome.reports);
+  return {
+    exitCode: done ? 0 : 1,
+    lines: [
+      `replace ${service.name}: desired state is now epoch ${outcome.epoch}; replacing ${command.instanceIds.join(', ')}`,
+      ...outcome.reports.map(formatReport),
+      ...(done ? [] : [notDoneHint(service.name)]),
+    ],
+    json: {
+      ...head,
+      outcome: { kind: outcome.kind, epoch: outcome.epoch },
+      reports: outcome.reports.map(reportView),
+    },
+  };
 };

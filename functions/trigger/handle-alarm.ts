@@ -95,8 +95,7 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
     service.mode !== 'approve'
       ? 'Mode is dry-run: nothing was changed'
       : verdict.instanceId
-        ? `Approval needed: the CLI cannot replace one server, so either set mode auto for ${service.name}, ` +
-          `or swap the whole tier: npx understudy failover ${service.name} --capability compute`
+        ? `Approval needed: npx understudy replace ${service.name} ${verdict.instanceId}`
         : `Approval needed: npx understudy failover ${service.name}`;
   cp.reporter.report({
     service: service.name,

@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { runCommand } from '../../functions/cli/commands';
+import { main as cliMain } from '../../functions/cli/main';
 import { QUARANTINE_TAG } from '../../functions/compute/config';
 import { createAlarmHandler } from '../../functions/handlers/alarm';
 import { createInstanceEventHandler } from '../../functions/handlers/ec2-event';
@@ -138,6 +139,40 @@ describe('compute failover against the local AWS', () => {
     expect(elbCalls.get('RegisterTargetsCommand')).toBe(1);
     expect(elbCalls.get('DeregisterTargetsCommand')).toBe(1);
     expect((await local.members()).filter((id) => local.topology.standbys.includes(id))).toHaveLength(1);
+  });
+
+  it('approve mode: a per-server alarm only asks; `understudy replace` is the approval, through the same path', async () => {
+    await start({ mode: 'approve', primaries: 3, standbys: 2 });
+    const { primaries, standbys } = local.topology;
+    const failed = primaries[0] as string;
+
+    const [asked] = await deliver(serverAlarmEvent(failed, local.clock.now()));
+    expect(asked).toMatchObject({ kind: 'planned' });
+    expect(slackTexts().some((t) => t.includes(`npx understudy replace web ${failed}`))).toBe(true);
+    expect(elbCalls.get('RegisterTargetsCommand') ?? 0).toBe(0);
+
+    // The operator's command, through the CLI's own entry point, on the same local AWS.
+    const out: string[] = [];
+    const run = (argv: string[]) =>
+      cliMain(argv, {
+        stdout: (line: string) => out.push(line),
+        stderr: (line: string) => out.push(line),
+        loadConfig: async () => local.topology.config,
+        controlPlane: () => local.controlPlane(),
+        userName: () => 'alice',
+      });
+    await run(['replace', 'web', failed]);
+    const again = await run(['replace', 'web', failed]);
+    expect(await settle()).toBe('converged');
+
+    const members = await local.members();
+    expect(members).not.toContain(failed);
+    expect(members.filter((id) => standbys.includes(id))).toHaveLength(1);
+    expect(elbCalls.get('RegisterTargetsCommand')).toBe(1);
+    expect(again).toBe(0); // the same replacement twice is one replacement
+    const record = await state();
+    expect(record.desired.requestedBy).toBe('operator:alice');
+    expect(record.desired.capabilities.compute?.params).toEqual({ replace: [failed] });
   });
 
   it('a second failed server is a new transition and takes a second spare', async () => {

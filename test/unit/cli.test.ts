@@ -100,6 +100,30 @@ const harness = (
 };
 
 describe('parseCommand', () => {
+  it('parses replace with one or more instance ids, once each', () => {
+    expect(
+      parseCommand(['replace', 'web', 'i-0123456789abcdef0', 'i-0123456789abcdef1', 'i-0123456789abcdef0']),
+    ).toMatchObject({
+      kind: 'run',
+      command: {
+        name: 'replace',
+        service: 'web',
+        instanceIds: ['i-0123456789abcdef0', 'i-0123456789abcdef1'],
+      },
+    });
+  });
+
+  it.each([
+    [['replace', 'web'], /which servers/],
+    [['replace', 'web', 'web-1'], /not an EC2 instance id/],
+    [['replace', 'web', 'i-0123456789abcdef0', '--capability', 'dns'], /takes no --capability/],
+    [['failover', 'web', 'i-0123456789abcdef0'], /unexpected argument/],
+  ])('rejects %j', (argv, message) => {
+    const parsed = parseCommand(argv);
+    expect(parsed.kind).toBe('usage');
+    expect(parsed.kind === 'usage' ? parsed.message : '').toMatch(message);
+  });
+
   it('parses status with defaults and with a service and --audit', () => {
     expect(parseCommand(['status'])).toEqual({
       kind: 'run',
