@@ -3,13 +3,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { parseConfig } from '../config/schema';
 import { type RecorderDependencies, recordHeldMail } from '../mail/recorder';
 import { MailStore } from '../mail/store';
-import { logger } from '../runtime/lambda';
-
-/** Bundled at synth time, like every control plane function (see functions/runtime/lambda.ts). */
-declare const __UNDERSTUDY_CONFIG__: string | undefined;
+import { bundledConfig, logger } from '../runtime/lambda';
 
 const recorderEnvironment = z.object({
   AWS_REGION: z.string().min(1),
@@ -22,10 +18,7 @@ let coldStart: RecorderDependencies | undefined;
 const defaultDependencies = (): RecorderDependencies => {
   if (coldStart) return coldStart;
   const env = recorderEnvironment.parse(process.env);
-  if (typeof __UNDERSTUDY_CONFIG__ !== 'string') {
-    throw new Error('this bundle carries no understudy config: build it with the understudy CDK stack');
-  }
-  const config = parseConfig(JSON.parse(__UNDERSTUDY_CONFIG__), 'bundled understudy config');
+  const config = bundledConfig();
   coldStart = {
     config,
     store: new MailStore(new DynamoDBClient({ region: env.AWS_REGION }), config.controlPlane.stateTableName),

@@ -18,6 +18,14 @@ const lambdaEnvironment = z.object({
 
 export const logger = new Logger({ serviceName: 'understudy' });
 
+/** The config esbuild bundled into this function, validated again: every function reads it this way. */
+export const bundledConfig = (): Config => {
+  if (typeof __UNDERSTUDY_CONFIG__ !== 'string') {
+    throw new Error('this bundle carries no understudy config: build it with the understudy CDK stack');
+  }
+  return parseConfig(JSON.parse(__UNDERSTUDY_CONFIG__), 'bundled understudy config');
+};
+
 interface ColdStart {
   readonly config: Config;
   readonly clients: AwsClients;
@@ -30,10 +38,7 @@ let coldStart: ColdStart | undefined;
 const initialise = (): ColdStart => {
   if (coldStart) return coldStart;
   const env = lambdaEnvironment.parse(process.env);
-  if (typeof __UNDERSTUDY_CONFIG__ !== 'string') {
-    throw new Error('this bundle carries no understudy config: build it with the understudy CDK stack');
-  }
-  const config = parseConfig(JSON.parse(__UNDERSTUDY_CONFIG__), 'bundled understudy config');
+  const config = bundledConfig();
   coldStart = {
     config,
     clients: createAwsClients({ region: env.AWS_REGION }),
