@@ -1,11 +1,12 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Config } from '../functions/config/schema';
+import { AlarmForwarderStack, alarmForwarderStackName, remoteAlarmNamesByRegion } from './alarm-forwarder';
 import { UnderstudyStack } from './understudy-stack';
 
 export interface BuildAppOptions {
   /**
-   * The app to add the stack to.
+   * The app to add the stacks to.
    * @default - a new App with `outdir` and `context`
    */
   readonly app?: App;
@@ -35,9 +36,14 @@ export interface BuildAppOptions {
 export interface UnderstudyApp {
   readonly app: App;
   readonly stack: UnderstudyStack;
+  /** One per other Region that holds configured alarms (same account), sorted by Region. */
+  readonly alarmForwarders: AlarmForwarderStack[];
 }
 
-/** The whole CDK app for one validated config; bin/app.ts and the infra tests both use it. */
+/**
+ * The whole CDK app for one validated config: the control plane stack, plus a small alarm-forwarding
+ * stack in each other Region with configured alarms. bin/app.ts and the infra tests both use it.
+ */
 export const buildApp = (config: Config, options: BuildAppOptions = {}): UnderstudyApp => {
   const app =
     options.app ??
@@ -49,6 +55,12 @@ export const buildApp = (config: Config, options: BuildAppOptions = {}): Underst
       },
     });
   const stack = new UnderstudyStack(app, config.controlPlane.stackName, { config });
+  // Alarms in other Regions (a Route 53 health-check alarm lives in us-east-1) reach the control
+  // plane's bus through a forwarding rule deployed in their Region.
+  const alarmForwarders = [...remoteAlarmNamesByRegion(config)].map(([region, alarmNames]) => {
+    const name = alarmForwarderStackName(config, region);
+    return new AlarmForwarderStack(app, name, { config, region, alarmNames });
+  });
   if (options.nag ?? true) {
     // cdk-nag 3 runs as a CDK validation plugin: an unacknowledged finding fails the synth.
     // Acknowledgements are also written to the template metadata (`cdk_nag`) as an audit trail.
@@ -56,5 +68,5 @@ export const buildApp = (config: Config, options: BuildAppOptions = {}): Underst
       new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }),
     );
   }
-  return { app, stack };
+  return { app, stack, alarmForwarders };
 };

@@ -1,6 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema';
 import { ControlFunction } from './control-function';
@@ -37,6 +38,15 @@ export class Reconciler extends Construct {
       maxEventAge: Duration.seconds(Math.max(60, interval.toSeconds())),
     });
 
+    // Automatic failback reads the state of the alarms of the services that opted in, and only those.
+    const { partition, account } = Stack.of(this);
+    const alarmArns = autoFailbackAlarmArns(props.config, partition, account);
+    if (alarmArns.length > 0) {
+      this.handler.addToRolePolicy(
+        new PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: alarmArns }),
+      );
+    }
+
     this.rule = new Rule(this, 'Schedule', {
       description: 'understudy: periodic reconcile of every protected service',
       schedule: Schedule.rate(interval),
@@ -51,3 +61,17 @@ export class Reconciler extends Construct {
     );
   }
 }
+
+/** The ARNs of every alarm of a service with `autoFailback`, in the alarm's Region (default: the control plane's). */
+export const autoFailbackAlarmArns = (config: Config, partition: string, account: string): string[] => [
+  ...new Set(
+    config.services
+      .filter((service) => service.autoFailback !== undefined)
+      .flatMap((service) =>
+        service.alarms.map((alarm) => {
+          const region = alarm.region ?? config.controlPlane.region;
+          return `arn:${partition}:cloudwatch:${region}:${account}:alarm:${alarm.name}`;
+        }),
+      ),
+  ),
+];

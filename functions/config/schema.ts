@@ -102,6 +102,12 @@ const alarmTrigger = z.strictObject({
    * with a spare (compute only) instead of moving the service.
    */
   scope: z.enum(['service', 'instance']).default('service'),
+  /**
+   * The Region the alarm lives in (same account); default: controlPlane.region. Another Region's alarm
+   * reaches the control plane through a forwarding rule the app deploys there (infra/alarm-forwarder.ts),
+   * e.g. a Route 53 health-check alarm, whose metric exists only in us-east-1.
+   */
+  region: awsRegion.optional(),
 });
 
 const service = z
@@ -118,6 +124,20 @@ const service = z
       .max(7 * 24 * 60)
       .default(30),
     alarms: z.array(alarmTrigger).default([]),
+    /**
+     * Opt-in automatic failback (mode auto only); absent: failback stays explicit. A capability on the
+     * standby moves back once every alarm covering it has been OK for `afterStableMinutes` and its
+     * cooldown has passed (functions/reconcile/auto-failback.ts).
+     */
+    autoFailback: z
+      .strictObject({
+        afterStableMinutes: z
+          .number()
+          .int()
+          .min(5)
+          .max(7 * 24 * 60),
+      })
+      .optional(),
     dns: dnsSection.optional(),
     database: databaseSection.optional(),
     compute: computeSection.optional(),
@@ -130,6 +150,21 @@ const service = z
         code: 'custom',
         path: [],
         message: `configure at least one of: ${CAPABILITIES.join(', ')}`,
+      });
+    }
+    if (svc.autoFailback !== undefined && svc.mode !== 'auto') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoFailback'],
+        message: `autoFailback needs mode "auto" (the service's mode is "${svc.mode}"): only an automatic service fails back by itself`,
+      });
+    }
+    if (svc.autoFailback !== undefined && svc.alarms.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoFailback'],
+        message:
+          'autoFailback needs at least one alarm: the alarms being OK is what says the primary is healthy',
       });
     }
     svc.alarms.forEach((alarm, i) => {
@@ -256,6 +291,12 @@ export const parseConfig = (input: unknown, source = 'config'): Config => {
   });
   throw new ConfigError(`Invalid ${source}:\n  - ${issues.join('\n  - ')}`, issues);
 };
+
+/** The Region an alarm lives in: its own `region`, or the control plane's. */
+export const alarmRegionOf = (
+  config: Pick<Config, 'controlPlane'>,
+  alarm: { readonly region?: string | undefined },
+): string => alarm.region ?? config.controlPlane.region;
 
 /** The capabilities a service configures, in a stable order. */
 export const capabilitiesOf = (svc: ServiceConfig): CapabilityName[] =>

@@ -1,18 +1,33 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import middy from '@middy/core';
+import type { AlarmStateReader } from '../reconcile/auto-failback';
 import { type ControlPlane, reconcileAll } from '../reconcile/engine';
+import { cloudWatchAlarmStates } from '../runtime/control-plane';
 import { lambdaControlPlane, logger } from '../runtime/lambda';
 
-/** The schedule (every minute): converge every service; heals crashes and throttled calls. */
-export const createReconcileHandler = (controlPlane: () => ControlPlane) =>
+/**
+ * The schedule (every minute): converge every service; heals crashes and throttled calls. With an
+ * alarm reader, services that opted into automatic failback may first be moved back to the primary.
+ */
+export const createReconcileHandler = (
+  controlPlane: () => ControlPlane,
+  alarmStates?: () => AlarmStateReader,
+) =>
   middy(async () => {
     const cp = controlPlane();
     try {
-      const reports = await reconcileAll(cp);
+      const reports = await reconcileAll(cp, { alarmStates: alarmStates?.() });
       return reports.map(({ service, capability, epoch, phase }) => ({ service, capability, epoch, phase }));
     } finally {
       await cp.reporter.flush();
     }
   }).use(injectLambdaContext(logger));
 
-export const handler = createReconcileHandler(lambdaControlPlane);
+let lambdaAlarmStates: AlarmStateReader | undefined;
+
+/** One CloudWatch client per container (Lambda's own Region); it is called only for opted-in services. */
+export const handler = createReconcileHandler(lambdaControlPlane, () => {
+  lambdaAlarmStates ??= cloudWatchAlarmStates(new CloudWatchClient({ region: process.env.AWS_REGION }));
+  return lambdaAlarmStates;
+});

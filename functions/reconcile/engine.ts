@@ -4,6 +4,7 @@ import { classifyAwsError, SupersededError } from '../core/errors';
 import type { Log } from '../core/log';
 import { activeSite, type CapabilityStatus, type Phase } from '../core/types';
 import type { ServiceRecord, StateStore } from '../state/store';
+import { type AlarmStateReader, autoFailback } from './auto-failback';
 import type { CapabilityPlan, CapabilityRegistry } from './capability';
 import type { Reporter } from './reporter';
 
@@ -168,14 +169,36 @@ export const reconcileService = async (
   return Promise.all(capabilities.map((c) => reconcileCapability(cp, service, record, c, options)));
 };
 
-/** The scheduled run: every service, one after another, so Route 53's request budget is never spent at once. */
-export const reconcileAll = async (cp: ControlPlane): Promise<CapabilityReport[]> => {
+/**
+ * The scheduled run: every service, one after another, so Route 53's request budget is never spent at once.
+ * With `alarmStates`, a service that opted into automatic failback may first be moved back to the
+ * primary (functions/reconcile/auto-failback.ts); any error there is logged and the reconcile still runs.
+ */
+export const reconcileAll = async (
+  cp: ControlPlane,
+  options: { readonly alarmStates?: AlarmStateReader | undefined } = {},
+): Promise<CapabilityReport[]> => {
   const reports: CapabilityReport[] = [];
   for (const service of cp.config.services) {
     try {
+      let record = await cp.store.readService(service.name);
+      if (service.autoFailback !== undefined && options.alarmStates !== undefined) {
+        try {
+          const outcome = await autoFailback(cp, service, record, options.alarmStates);
+          // The transition reconciled what it moved; re-read so this run sees the new epoch and statuses.
+          if (outcome?.kind === 'transitioned') {
+            record = await cp.store.readService(service.name);
+          }
+        } catch (error) {
+          cp.log.error('automatic failback check failed; reconciling as usual', {
+            service: service.name,
+            error: classifyAwsError(`auto-failback ${service.name}`, error).message,
+          });
+        }
+      }
       // A dry-run service is only ever planned, never converged: its records may be moved by hand.
       reports.push(
-        ...(await reconcileService(cp, service, undefined, { dryRun: service.mode === 'dry-run' })),
+        ...(await reconcileService(cp, service, undefined, { dryRun: service.mode === 'dry-run', record })),
       );
     } catch (error) {
       const failure = classifyAwsError(`reconcile ${service.name}`, error);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -19,6 +19,7 @@ import { dnsCapability } from '../dns/route53';
 import { type MailCapabilityOptions, mailCapability } from '../mail/capability';
 import { MailStore } from '../mail/store';
 import { type Notifier, slackWebhookNotifier } from '../notify/slack';
+import type { AlarmStateReader, ObservedAlarm } from '../reconcile/auto-failback';
 import type { CapabilityRegistry } from '../reconcile/capability';
 import type { ControlPlane } from '../reconcile/engine';
 import { Reporter } from '../reconcile/reporter';
@@ -141,6 +142,52 @@ const inRegion = <C extends { config: { region: () => Promise<string> } }>(
     const client = create(region);
     others.set(region, client);
     return client;
+  };
+};
+
+/** DescribeAlarms takes at most 100 names per call. */
+const DESCRIBE_ALARMS_BATCH = 100;
+
+/**
+ * Automatic failback's view of CloudWatch: DescribeAlarms by name (metric and composite alarms), at
+ * most 100 names per call, in the alarm's Region (the home client, or one created per other Region).
+ */
+export const cloudWatchAlarmStates = (home: CloudWatchClient): AlarmStateReader => {
+  const others = new Map<string, CloudWatchClient>();
+  const clientFor = async (region: string): Promise<CloudWatchClient> => {
+    if (region === (await home.config.region())) return home;
+    const client = others.get(region) ?? new CloudWatchClient({ region });
+    others.set(region, client);
+    return client;
+  };
+  return async (region, names) => {
+    const client = await clientFor(region);
+    const observed: ObservedAlarm[] = [];
+    for (let i = 0; i < names.length; i += DESCRIBE_ALARMS_BATCH) {
+      const batch = names.slice(i, i + DESCRIBE_ALARMS_BATCH);
+      let nextToken: string | undefined;
+      do {
+        const page = await client.send(
+          new DescribeAlarmsCommand({
+            AlarmNames: batch,
+            AlarmTypes: ['MetricAlarm', 'CompositeAlarm'],
+            MaxRecords: DESCRIBE_ALARMS_BATCH,
+            NextToken: nextToken,
+          }),
+        );
+        for (const alarm of [...(page.MetricAlarms ?? []), ...(page.CompositeAlarms ?? [])]) {
+          if (!alarm.AlarmName) continue;
+          observed.push({
+            name: alarm.AlarmName,
+            region,
+            state: alarm.StateValue ?? 'unknown',
+            stateUpdatedAt: alarm.StateUpdatedTimestamp,
+          });
+        }
+        nextToken = page.NextToken;
+      } while (nextToken);
+    }
+    return observed;
   };
 };
 

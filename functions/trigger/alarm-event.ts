@@ -1,5 +1,11 @@
 import * as z from 'zod';
-import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
+import {
+  alarmRegionOf,
+  type CapabilityName,
+  type Config,
+  capabilitiesOf,
+  type ServiceConfig,
+} from '../config/schema';
 
 const alarmState = z.object({
   value: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
@@ -90,11 +96,29 @@ export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): Ala
   }
   const event = parsed.data;
   const { account, region, maxEventAgeSeconds } = config.controlPlane;
-  if (event.account !== account || event.region !== region) {
+  if (event.account !== account) {
     return [
       {
         kind: 'ignore',
         reason: `event from ${event.account}/${event.region}, but this control plane watches ${account}/${region}`,
+      },
+    ];
+  }
+  // An alarm is identified by its name and its Region: the same name may exist in several Regions,
+  // and only the configured one speaks for a service.
+  const { alarmName, state } = event.detail;
+  const regions = [
+    ...new Set(
+      config.services.flatMap((svc) =>
+        svc.alarms.filter((a) => a.name === alarmName).map((a) => alarmRegionOf(config, a)),
+      ),
+    ),
+  ].sort();
+  if (regions.length > 0 && !regions.includes(event.region)) {
+    return [
+      {
+        kind: 'ignore',
+        reason: `event from ${event.account}/${event.region}, but alarm ${alarmName} is configured in ${regions.join(', ')} only`,
       },
     ];
   }
@@ -108,10 +132,11 @@ export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): Ala
     ];
   }
 
-  const { alarmName, state } = event.detail;
   const verdicts: AlarmVerdict[] = [];
   for (const service of config.services) {
-    const triggers = service.alarms.filter((a) => a.name === alarmName);
+    const triggers = service.alarms.filter(
+      (a) => a.name === alarmName && alarmRegionOf(config, a) === event.region,
+    );
     if (triggers.length === 0) continue;
     const capabilities = [
       ...new Set(triggers.flatMap((t) => t.capabilities ?? capabilitiesOf(service))),

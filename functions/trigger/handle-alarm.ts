@@ -46,7 +46,10 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
     const record = await cp.store.readService(service.name);
     const held = verdict.kind === 'recovered';
     const reason = held
-      ? `${verdict.reason}. Failback is held until an operator runs: npx understudy failback ${service.name}`
+      ? service.autoFailback
+        ? `${verdict.reason}. Failback follows by itself once every alarm covering the standby has been OK ` +
+          `for ${service.autoFailback.afterStableMinutes} min (or now: npx understudy failback ${service.name})`
+        : `${verdict.reason}. Failback is held until an operator runs: npx understudy failback ${service.name}`
       : `${verdict.reason}. Not enough data is no reason to move anything`;
     cp.reporter.report(
       {

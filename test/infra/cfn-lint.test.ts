@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/control-function';
-import { exampleConfig, inlineConfig, type Synthesized, synthesize } from './synth';
+import { exampleConfig, inlineConfig, multiRegionConfig, type Synthesized, synthesize } from './synth';
 
 /** Installed by `npm run emulator:install` (test/support/install-emulator.js); CI runs that first. */
 const CFN_LINT = join(REPO_ROOT, '.venv', 'bin', 'cfn-lint');
@@ -15,6 +15,18 @@ const CFN_LINT = join(REPO_ROOT, '.venv', 'bin', 'cfn-lint');
  * dependency, so it is the one check skipped.
  */
 const IGNORED_CHECKS = ['W3005'];
+
+/** cfn-lint's findings on one synthesized template file, checked against the Region it deploys to. */
+const lint = (templateFile: string, region: string) => {
+  expect(existsSync(CFN_LINT), `${CFN_LINT} is missing: run npm run emulator:install`).toBe(true);
+  const result = spawnSync(
+    CFN_LINT,
+    ['--format', 'parseable', '--regions', region, '--ignore-checks', ...IGNORED_CHECKS, '--', templateFile],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (result.status !== 0) console.error(result.stdout, result.stderr, result.error ?? '');
+  return { status: result.status, findings: result.stdout.trim() };
+};
 
 describe.each([
   ['the example config', exampleConfig],
@@ -28,18 +40,30 @@ describe.each([
   afterAll(() => synth?.cleanup());
 
   it('finds no error, warning or informational finding', () => {
-    // Prepare
-    expect(existsSync(CFN_LINT), `${CFN_LINT} is missing: run npm run emulator:install`).toBe(true);
-
     // Act
-    const result = spawnSync(
-      CFN_LINT,
-      ['--format', 'parseable', '--ignore-checks', ...IGNORED_CHECKS, '--', synth.templateFile],
-      { encoding: 'utf8', timeout: 120_000 },
-    );
+    const result = lint(synth.templateFile, synth.stack.region);
 
     // Assess
-    if (result.status !== 0) console.error(result.stdout, result.stderr, result.error ?? '');
-    expect({ status: result.status, findings: result.stdout.trim() }).toEqual({ status: 0, findings: '' });
+    expect(result).toEqual({ status: 0, findings: '' });
+  });
+});
+
+describe('cfn-lint on the alarm-forwarding templates of a config with alarms in other Regions', () => {
+  let synth: Synthesized;
+
+  beforeAll(() => {
+    synth = synthesize(multiRegionConfig());
+  });
+  afterAll(() => synth?.cleanup());
+
+  it('finds no error, warning or informational finding in any of them', () => {
+    // Prepare
+    expect(synth.forwarders.length).toBeGreaterThan(0);
+
+    // Act
+    const results = synth.forwarders.map((f) => [f.stack.region, lint(f.templateFile, f.stack.region)]);
+
+    // Assess
+    expect(results).toEqual(synth.forwarders.map((f) => [f.stack.region, { status: 0, findings: '' }]));
   });
 });

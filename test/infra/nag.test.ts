@@ -6,7 +6,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app';
-import { exampleConfig, inlineConfig, type Synthesized, synthesize } from './synth';
+import { exampleConfig, inlineConfig, multiRegionConfig, type Synthesized, synthesize } from './synth';
 
 interface Acknowledgement {
   readonly id: string;
@@ -94,6 +94,43 @@ describe.each([
       expect(reason.length, `${logicalId} ${id}: "${reason}"`).toBeGreaterThanOrEqual(60);
     }
     expect([...new Set(acknowledgements.map(([, ack]) => ack.id))].sort()).toEqual([...expectedIds].sort());
+  });
+});
+
+describe('cdk-nag AwsSolutions on the alarm-forwarding stacks', () => {
+  let synth: Synthesized;
+
+  beforeAll(() => {
+    // Prepare / Act: the app's checks cover every stack; a finding in a forwarding stack would throw here
+    synth = synthesize(multiRegionConfig());
+  });
+  afterAll(() => synth?.cleanup());
+
+  it('reports no error or warning, and acknowledges only that its dead-letter queue has none itself', () => {
+    // Prepare
+    expect(synth.forwarders.length).toBeGreaterThan(0);
+
+    for (const forwarder of synth.forwarders) {
+      // Act
+      const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(forwarder.stack);
+
+      // Assess
+      expect(describeViolations(report.violations), forwarder.stack.stackName).toEqual([]);
+      expect(report.success).toBe(true);
+      const acknowledged = acknowledgementsIn(forwarder.templateJson).map(([, ack]) => ack);
+      expect(acknowledged.map((ack) => ack.id)).toEqual(['AwsSolutions-SQS3']);
+      expect(acknowledged[0]?.reason.length).toBeGreaterThanOrEqual(60);
+    }
+  });
+
+  it('leaves no failed plugin in the validation report of the synth', () => {
+    // Act
+    const report = JSON.parse(
+      readFileSync(join(synth.assembly.directory, 'validation-report.json'), 'utf8'),
+    ) as { pluginReports: { pluginName: string; conclusion: string }[] };
+
+    // Assess
+    expect(report.pluginReports.filter((r) => r.conclusion !== 'success')).toEqual([]);
   });
 });
 

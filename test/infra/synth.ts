@@ -5,6 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { loadConfigFile } from '../../functions/config/load';
 import { type Config, parseConfig } from '../../functions/config/schema';
+import type { AlarmForwarderStack } from '../../infra/alarm-forwarder';
 import { buildApp } from '../../infra/app';
 import { REPO_ROOT } from '../../infra/control-function';
 import type { UnderstudyStack } from '../../infra/understudy-stack';
@@ -103,6 +104,62 @@ export const inlineConfig = (): Config =>
   );
 
 /**
+ * A runbook whose alarms live in three Regions: a Route 53 health-check alarm in us-east-1 (the only
+ * Region with that metric), one of the same name in the primary Region eu-west-1 for another service,
+ * a primary-Region alarm shared by both, and a local alarm in the control plane's Region.
+ */
+export const multiRegionConfig = (): Config =>
+  parseConfig(
+    {
+      controlPlane: { account: '333333333333', region: 'eu-west-2', stackName: 'understudy-multi' },
+      services: [
+        {
+          name: 'shop',
+          mode: 'auto',
+          alarms: [
+            { name: 'shop-health-check', region: 'us-east-1' },
+            { name: 'shop-5xx' },
+            { name: 'primary-region-down', region: 'eu-west-1' },
+          ],
+          dns: {
+            hostedZoneId: 'ZMULTI1',
+            records: [
+              {
+                name: 'www.shop.example.com',
+                type: 'A',
+                routing: 'weighted',
+                primary: { values: ['192.0.2.1'], healthCheckId: '55555555-5555-4555-8555-555555555555' },
+                standby: { values: ['192.0.2.2'], healthCheckId: '66666666-6666-4666-8666-666666666666' },
+              },
+            ],
+          },
+        },
+        {
+          name: 'blog',
+          alarms: [
+            { name: 'shop-health-check', region: 'eu-west-1' },
+            { name: 'blog-health-check', region: 'us-east-1' },
+            { name: 'primary-region-down', region: 'eu-west-1' },
+          ],
+          dns: {
+            hostedZoneId: 'ZMULTI1',
+            records: [
+              {
+                name: 'blog.example.com',
+                type: 'CNAME',
+                routing: 'swap',
+                primary: { values: ['blog-primary.example.com'] },
+                standby: { values: ['blog-standby.example.com'] },
+              },
+            ],
+          },
+        },
+      ],
+    },
+    'multi-Region test config',
+  );
+
+/**
  * The context `cdk synth` gives the app: the feature flags from cdk.json and the CLI's asset
  * metadata, so an in-process synth renders the same template as the CLI.
  */
@@ -112,8 +169,18 @@ const cliContext = (): Record<string, unknown> => ({
   'aws:cdk:enable-asset-metadata': true,
 });
 
+/** One synthesized alarm-forwarding stack (infra/alarm-forwarder.ts), as written to the assembly. */
+export interface SynthesizedForwarder {
+  readonly stack: AlarmForwarderStack;
+  readonly template: Template;
+  readonly templateFile: string;
+  readonly templateJson: Record<string, unknown>;
+}
+
 export interface Synthesized {
   readonly stack: UnderstudyStack;
+  /** The alarm-forwarding stacks, one per other Region with configured alarms, sorted by Region. */
+  readonly forwarders: SynthesizedForwarder[];
   readonly template: Template;
   readonly assembly: CloudAssembly;
   /** The template as written to the cloud assembly, for tools that read files. */
@@ -129,7 +196,7 @@ export interface Synthesized {
  */
 export const synthesize = (config: Config, options: { readonly bundle?: boolean } = {}): Synthesized => {
   const outdir = mkdtempSync(join(tmpdir(), 'understudy-infra-'));
-  const { app, stack } = buildApp(config, {
+  const { app, stack, alarmForwarders } = buildApp(config, {
     outdir,
     context: cliContext(),
     bundle: options.bundle ?? false,
@@ -137,8 +204,14 @@ export const synthesize = (config: Config, options: { readonly bundle?: boolean 
   const assembly = app.synth();
   const templateFile = join(assembly.directory, stack.templateFile);
   const templateJson = JSON.parse(readFileSync(templateFile, 'utf8')) as Record<string, unknown>;
+  const forwarders = alarmForwarders.map((forwarder) => {
+    const file = join(assembly.directory, forwarder.templateFile);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return { stack: forwarder, template: Template.fromJSON(json), templateFile: file, templateJson: json };
+  });
   return {
     stack,
+    forwarders,
     // From the written file: Template.fromStack would synthesize (and bundle) a second time.
     template: Template.fromJSON(templateJson),
     assembly,

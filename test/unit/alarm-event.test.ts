@@ -266,3 +266,97 @@ describe('classifyAlarmEvent: known alarms', () => {
     expect(verdict.kind !== 'ignore' && verdict.capabilities).toEqual(['dns']);
   });
 });
+
+describe('classifyAlarmEvent: alarms in other Regions (forwarded to the control plane)', () => {
+  /**
+   * shop: its Route 53 health-check alarm in us-east-1 (the only Region with that metric) and a 5xx
+   * alarm in the control plane's Region. checkout: an alarm of the same name as shop's, but in its
+   * primary Region, eu-west-1.
+   */
+  const multiRegion = (): Config => {
+    const input = exampleInput();
+    const shop = input.services[0];
+    if (!shop) throw new Error('no service');
+    shop.alarms = [{ name: 'primary-health-check', region: 'us-east-1' }, { name: 'shop-5xx' }];
+    const checkout = structuredClone(shop);
+    if (checkout.dns) checkout.dns.hostedZoneId = 'Z0EXAMPLE0CHECKOUT';
+    input.services.push({
+      ...checkout,
+      name: 'checkout',
+      alarms: [{ name: 'primary-health-check', region: 'eu-west-1' }],
+    });
+    return parseConfig(input);
+  };
+
+  it('accepts the event of a us-east-1 alarm for the service that configures it there', () => {
+    // Prepare
+    const config = multiRegion();
+
+    // Act
+    const verdict = only(
+      classifyAlarmEvent(alarmEvent({ alarmName: 'primary-health-check', region: 'us-east-1' }), config, NOW),
+    );
+
+    // Assess
+    expect(verdict.kind).toBe('alarm');
+    if (verdict.kind === 'ignore') return;
+    expect(verdict.service.name).toBe('shop');
+    expect(verdict.alarmName).toBe('primary-health-check');
+  });
+
+  it('ignores an alarm of a configured name from a Region none of its configurations lives in', () => {
+    // Prepare
+    const config = multiRegion();
+
+    // Act
+    const verdicts = [
+      classifyAlarmEvent(alarmEvent({ alarmName: 'primary-health-check', region: 'eu-west-2' }), config, NOW),
+      classifyAlarmEvent(alarmEvent({ alarmName: 'shop-5xx', region: 'us-east-1' }), config, NOW),
+    ];
+
+    // Assess
+    expect(verdicts).toEqual([
+      [
+        {
+          kind: 'ignore',
+          reason:
+            'event from 111111111111/eu-west-2, but alarm primary-health-check is configured in eu-west-1, us-east-1 only',
+        },
+      ],
+      [
+        {
+          kind: 'ignore',
+          reason: 'event from 111111111111/us-east-1, but alarm shop-5xx is configured in eu-west-2 only',
+        },
+      ],
+    ]);
+  });
+
+  it('tells one name in two Regions apart: each Region speaks for its own service only', () => {
+    // Prepare
+    const config = multiRegion();
+    const serviceOf = (region: string) =>
+      classifyAlarmEvent(alarmEvent({ alarmName: 'primary-health-check', region }), config, NOW).map((v) =>
+        v.kind === 'ignore' ? v.kind : `${v.kind} ${v.service.name}`,
+      );
+
+    // Act / Assess
+    expect(serviceOf('us-east-1')).toEqual(['alarm shop']);
+    expect(serviceOf('eu-west-1')).toEqual(['alarm checkout']);
+  });
+
+  it('still ignores another account, even for a Region an alarm lives in', () => {
+    // Act
+    const verdict = only(
+      classifyAlarmEvent(
+        alarmEvent({ alarmName: 'primary-health-check', region: 'us-east-1', account: '222222222222' }),
+        multiRegion(),
+        NOW,
+      ),
+    );
+
+    // Assess
+    expect(verdict.kind).toBe('ignore');
+    expect(verdict.reason).toContain('222222222222/us-east-1');
+  });
+});

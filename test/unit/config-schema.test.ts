@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  alarmRegionOf,
   CAPABILITIES,
   ConfigError,
   type ConfigInput,
@@ -357,6 +358,26 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues).toEqual(['controlPlane.region: must be an AWS Region such as eu-west-1']);
+  });
+
+  it('rejects a bad alarm region, and leaves an omitted one to the control plane', () => {
+    // Prepare
+    const input = minimalInput();
+    const svc = input.services[0];
+    if (!svc) throw new Error('no service');
+    svc.alarms = [{ name: 'shop-down', region: 'virginia' }, { name: 'shop-5xx' }];
+
+    // Act
+    const error = configErrorOf(input);
+    svc.alarms = [{ name: 'shop-hc', region: 'us-east-1' }, { name: 'shop-5xx' }];
+    const config = parseConfig(input);
+
+    // Assess
+    expect(error.issues).toEqual(['services.0.alarms.0.region: must be an AWS Region such as eu-west-1']);
+    expect(config.services[0]?.alarms.map((a) => alarmRegionOf(config, a))).toEqual([
+      'us-east-1',
+      'eu-west-2',
+    ]);
   });
 
   it('rejects an empty service list', () => {

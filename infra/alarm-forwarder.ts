@@ -1,0 +1,111 @@
+import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { EventBus as EventBusTarget } from 'aws-cdk-lib/aws-events-targets';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { alarmRegionOf, type Config } from '../functions/config/schema';
+
+/**
+ * The configured alarms that live outside the control plane's Region, by Region (sorted, names
+ * deduplicated and sorted so the templates are stable). The control plane's own Region is left out:
+ * its rule sees those alarms directly.
+ */
+export const remoteAlarmNamesByRegion = (config: Config): Map<string, string[]> => {
+  const byRegion = new Map<string, Set<string>>();
+  for (const svc of config.services) {
+    for (const alarm of svc.alarms) {
+      const region = alarmRegionOf(config, alarm);
+      if (region === config.controlPlane.region) continue;
+      byRegion.set(region, (byRegion.get(region) ?? new Set()).add(alarm.name));
+    }
+  }
+  return new Map(
+    [...byRegion.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([region, names]) => [region, [...names].sort()]),
+  );
+};
+
+/** The stack name of the forwarding stack in one Region. */
+export const alarmForwarderStackName = (config: Config, region: string): string =>
+  `${config.controlPlane.stackName}-alarms-${region}`;
+
+export interface AlarmForwarderStackProps extends StackProps {
+  readonly config: Config;
+  /** The Region this stack watches: one that holds configured alarms, not the control plane's. */
+  readonly region: string;
+  /** The configured alarms that live in that Region. */
+  readonly alarmNames: readonly string[];
+}
+
+/**
+ * A small stack in a Region other than the control plane's (same account): an EventBridge rule on
+ * that Region's default bus that sends exactly the configured alarms' "CloudWatch Alarm State Change"
+ * events to the control plane Region's default bus, where the alarm rule matches them too. Forwarded
+ * events keep their `region`, which the alarm function checks against each alarm's configured Region.
+ *
+ * No cross-stack reference: the target is built from the account and Region the config names, so the
+ * stacks deploy independently (the default bus always exists).
+ */
+export class AlarmForwarderStack extends Stack {
+  readonly rule: Rule;
+  /** The role EventBridge assumes to put the events on the control plane's bus (that bus only). */
+  readonly role: Role;
+  readonly controlPlaneBus: IEventBus;
+  /** Events EventBridge could not forward after its retries: an alarm lost here must be visible. */
+  readonly deadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: AlarmForwarderStackProps) {
+    const { config, region, alarmNames } = props;
+    const { account, region: controlPlaneRegion, stackName } = config.controlPlane;
+    if (region === controlPlaneRegion) {
+      throw new Error(`${region} is the control plane's Region: its alarm rule sees those alarms directly`);
+    }
+    if (alarmNames.length === 0) throw new Error(`no configured alarm lives in ${region}`);
+    super(scope, id, {
+      description: `understudy: forwards the state changes of alarms in ${region} to the control plane (${stackName}) in ${controlPlaneRegion}`,
+      ...props,
+      env: props.env ?? { account, region },
+    });
+
+    this.controlPlaneBus = EventBus.fromEventBusArn(
+      this,
+      'ControlPlaneBus',
+      this.formatArn({
+        service: 'events',
+        region: controlPlaneRegion,
+        account,
+        resource: 'event-bus',
+        resourceName: 'default',
+      }),
+    );
+    this.role = new Role(this, 'ForwardRole', {
+      assumedBy: new ServicePrincipal('events.amazonaws.com'),
+      description: `understudy: EventBridge puts alarm state changes from ${region} on the default bus in ${controlPlaneRegion}`,
+    });
+    this.rule = new Rule(this, 'AlarmStateChange', {
+      description: `understudy: state changes of the alarms in ${region} that trigger a failover`,
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        detail: { alarmName: [...alarmNames] },
+      },
+    });
+    this.deadLetterQueue = new Queue(this, 'ForwardDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue.node.defaultChild ?? this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue for alarm events EventBridge could not forward; a DLQ of a DLQ would only hide them further.',
+    });
+    // The target grants the role events:PutEvents on that one bus, and nothing else. An event that
+    // cannot be forwarded (the control plane Region's EventBridge down) lands in the DLQ, not nowhere.
+    this.rule.addTarget(
+      new EventBusTarget(this.controlPlaneBus, { role: this.role, deadLetterQueue: this.deadLetterQueue }),
+    );
+  }
+}
