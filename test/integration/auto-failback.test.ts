@@ -1,5 +1,4 @@
 import { DescribeAlarmsCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { type Config, parseConfig, type ServiceConfig } from '../../functions/config/schema';
 import { createAlarmHandler } from '../../functions/handlers/alarm';
@@ -8,6 +7,7 @@ import { type AlarmStateReader, AUTO_FAILBACK_SOURCE } from '../../functions/rec
 import { type ControlPlane, reconcileService } from '../../functions/reconcile/engine';
 import { cloudWatchAlarmStates, createControlPlane } from '../../functions/runtime/control-plane';
 import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
+import { localLambdaContext as lambdaContext } from '../support/lambda-context';
 import {
   alarmStateChangeEvent,
   answerFor,
@@ -20,21 +20,6 @@ import { type LocalControlPlane, startLocalControlPlane } from '../support/local
 
 const endpoint = inject('motoEndpoint');
 const MIN = 60_000;
-
-const lambdaContext = {
-  functionName: 'understudy-test',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:understudy-test`,
-  memoryLimitInMB: '256',
-  awsRequestId: 'test-request',
-  logGroupName: '/aws/lambda/understudy-test',
-  logStreamName: 'test',
-  callbackWaitsForEmptyEventLoop: false,
-  getRemainingTimeInMillis: () => 60_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} as Context;
 
 let local: LocalControlPlane;
 let config: Config;

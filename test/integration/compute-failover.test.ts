@@ -1,4 +1,3 @@
-import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { runCommand } from '../../functions/cli/commands';
 import { main as cliMain } from '../../functions/cli/main';
@@ -14,17 +13,10 @@ import {
   serviceAlarmEvent,
   startLocalCompute,
 } from '../support/compute-local';
-import { countCalls, LOCAL_ACCOUNT, LOCAL_REGION } from '../support/local-aws';
+import { localLambdaContext as lambdaContext } from '../support/lambda-context';
+import { countCalls } from '../support/local-aws';
 
 const endpoint = inject('motoEndpoint');
-
-const lambdaContext = {
-  functionName: 'understudy-test',
-  awsRequestId: 'test-request',
-  invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:understudy-test`,
-  memoryLimitInMB: '256',
-  getRemainingTimeInMillis: () => 60_000,
-} as Context;
 
 let local: LocalCompute;
 let elbCalls: Map<string, number>;

@@ -3,7 +3,6 @@ import {
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
 } from '@aws-sdk/client-rds';
-import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { ServiceConfig } from '../../functions/config/schema';
 import { fenceTarget } from '../../functions/database/planner';
@@ -22,17 +21,10 @@ import {
   type LocalDatabase,
   startDatabaseControlPlane,
 } from '../support/database-local';
-import { countCalls, LOCAL_ACCOUNT, LOCAL_REGION, setAlarmAndBuildEvent } from '../support/local-aws';
+import { localLambdaContext as lambdaContext } from '../support/lambda-context';
+import { countCalls, setAlarmAndBuildEvent } from '../support/local-aws';
 
 const endpoint = inject('motoEndpoint');
-
-const lambdaContext = {
-  functionName: 'understudy-test',
-  awsRequestId: 'test-request',
-  invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:understudy-test`,
-  memoryLimitInMB: '256',
-  getRemainingTimeInMillis: () => 60_000,
-} as Context;
 
 let local: LocalDatabase;
 

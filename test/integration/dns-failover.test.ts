@@ -1,5 +1,4 @@
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
-import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { DnsRecordConfig, ServiceConfig } from '../../functions/config/schema';
 import { desiredRecordSets } from '../../functions/dns/planner';
@@ -8,6 +7,7 @@ import { createReconcileHandler } from '../../functions/handlers/reconcile';
 import { reconcileService } from '../../functions/reconcile/engine';
 import { requestTransition } from '../../functions/reconcile/transition';
 import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
+import { localLambdaContext as lambdaContext } from '../support/lambda-context';
 import {
   alarmStateChangeEvent,
   answerFor,
@@ -20,21 +20,6 @@ import {
 import { type LocalControlPlane, startLocalControlPlane } from '../support/local-control-plane';
 
 const endpoint = inject('motoEndpoint');
-
-const lambdaContext = {
-  functionName: 'understudy-test',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:understudy-test`,
-  memoryLimitInMB: '256',
-  awsRequestId: 'test-request',
-  logGroupName: '/aws/lambda/understudy-test',
-  logStreamName: 'test',
-  callbackWaitsForEmptyEventLoop: false,
-  getRemainingTimeInMillis: () => 60_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} as Context;
 
 let local: LocalControlPlane;
 /** Health checks the harness reports as failing (moto itself always says healthy). */

@@ -4,13 +4,13 @@ import {
   DescribeReceiptRuleCommand,
   UpdateReceiptRuleCommand,
 } from '@aws-sdk/client-ses';
-import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createAlarmHandler } from '../../functions/handlers/alarm';
 import { createReconcileHandler } from '../../functions/handlers/reconcile';
 import { receiptRuleName, receiptRuleSetName } from '../../functions/mail/config';
 import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
-import { LOCAL_ACCOUNT, LOCAL_REGION, setAlarmAndBuildEvent } from '../support/local-aws';
+import { localLambdaContext as lambdaContext } from '../support/lambda-context';
+import { setAlarmAndBuildEvent } from '../support/local-aws';
 import {
   type InboundMessage,
   type LocalMail,
@@ -23,14 +23,6 @@ import {
 import { type LocalPrimary, startLocalPrimary } from '../support/mail-primary';
 
 const endpoint = inject('motoEndpoint');
-
-const lambdaContext = {
-  functionName: 'understudy-test',
-  awsRequestId: 'test-request',
-  invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:understudy-test`,
-  memoryLimitInMB: '256',
-  getRemainingTimeInMillis: () => 60_000,
-} as Context;
 
 let primary: LocalPrimary;
 let local: LocalMail;

@@ -1,5 +1,3 @@
-import type { Context } from 'aws-lambda';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from './local-aws';
 import type { SlackSink } from './slack-sink';
 
 /** One line of the drill's timeline. */
@@ -27,14 +25,8 @@ export interface DrillScenario {
   run(context: DrillContext): Promise<void>;
 }
 
-/** A Lambda context for invoking handlers in-process. */
-export const drillLambdaContext = {
-  functionName: 'understudy-drill',
-  awsRequestId: 'drill',
-  invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:understudy-drill`,
-  memoryLimitInMB: '256',
-  getRemainingTimeInMillis: () => 60_000,
-} as Context;
+/** The Lambda context for invoking handlers in-process. */
+export { localLambdaContext as drillLambdaContext } from './lambda-context';
 
 /** Records and prints each step as it completes; a step that throws fails the drill. */
 export class DrillTimeline {

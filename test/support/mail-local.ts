@@ -11,7 +11,6 @@ import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwa
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { CreateReceiptRuleCommand, CreateReceiptRuleSetCommand } from '@aws-sdk/client-ses';
-import type { Context } from 'aws-lambda';
 import { type Config, parseConfig } from '../../functions/config/schema';
 import { createMailRecorderHandler } from '../../functions/handlers/mail-recorder';
 import { heldMailPrefix, receiptRuleName, receiptRuleSetName } from '../../functions/mail/config';
@@ -24,6 +23,7 @@ import {
   createAwsClients,
   createControlPlane,
 } from '../../functions/runtime/control-plane';
+import { localLambdaContext as lambdaContext } from './lambda-context';
 import { createStateTable, LOCAL_ACCOUNT, LOCAL_REGION } from './local-aws';
 import { manualClock, recordingLog } from './local-control-plane';
 import type { LocalPrimary } from './mail-primary';
@@ -56,14 +56,6 @@ export interface InboundMessage {
   readonly raw: Buffer;
   readonly spam?: 'PASS' | 'FAIL' | 'GRAY' | 'PROCESSING_FAILED';
 }
-
-const lambdaContext = {
-  functionName: 'understudy-mail-recorder',
-  awsRequestId: 'test',
-  invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:understudy-mail-recorder`,
-  memoryLimitInMB: '256',
-  getRemainingTimeInMillis: () => 60_000,
-} as Context;
 
 /** An SES message id: 20-40 lowercase letters and digits, unique per message. */
 export const sesMessageId = (n: number): string =>
