@@ -1,10 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import middy from '@middy/core';
 import type { AlarmStateReader } from '../reconcile/auto-failback';
 import { type ControlPlane, reconcileAll } from '../reconcile/engine';
-import { cloudWatchAlarmStates } from '../runtime/control-plane';
-import { lambdaControlPlane, logger } from '../runtime/lambda';
+import { lambdaAlarmStates, lambdaControlPlane, logger } from '../runtime/lambda';
 
 /**
  * The schedule (every minute): converge every service; heals crashes and throttled calls. With an
@@ -24,10 +22,5 @@ export const createReconcileHandler = (
     }
   }).use(injectLambdaContext(logger));
 
-let lambdaAlarmStates: AlarmStateReader | undefined;
-
-/** One CloudWatch client per container (Lambda's own Region); it is called only for opted-in services. */
-export const handler = createReconcileHandler(lambdaControlPlane, () => {
-  lambdaAlarmStates ??= cloudWatchAlarmStates(new CloudWatchClient({ region: process.env.AWS_REGION }));
-  return lambdaAlarmStates;
-});
+/** The alarm reader is called only for services that opted into automatic failback. */
+export const handler = createReconcileHandler(lambdaControlPlane, lambdaAlarmStates);

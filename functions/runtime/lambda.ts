@@ -1,8 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod';
 import { type Config, parseConfig } from '../config/schema';
+import type { AlarmStateReader } from '../reconcile/auto-failback';
 import type { ControlPlane } from '../reconcile/engine';
-import { type AwsClients, createAwsClients, createControlPlane } from './control-plane';
+import {
+  type AwsClients,
+  cloudWatchAlarmStates,
+  createAwsClients,
+  createControlPlane,
+} from './control-plane';
 
 /**
  * The validated config is bundled into each function by esbuild (`define`) at synth time, so the
@@ -45,6 +51,14 @@ const initialise = (): ColdStart => {
     slackWebhookSecret: env.SLACK_WEBHOOK_SECRET_ARN,
   };
   return coldStart;
+};
+
+let alarmStates: AlarmStateReader | undefined;
+
+/** The automatic-failback alarm reader, on the container's own CloudWatch client. */
+export const lambdaAlarmStates = (): AlarmStateReader => {
+  alarmStates ??= cloudWatchAlarmStates(initialise().clients.cloudwatch);
+  return alarmStates;
 };
 
 /** A fresh control plane per invocation (its own Reporter), on the container's clients. */

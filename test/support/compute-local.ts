@@ -1,4 +1,4 @@
-import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
+import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import {
   DescribeInstancesCommand,
   DescribeVpcsCommand,
@@ -12,13 +12,19 @@ import {
   type ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { type Config, type ConfigInput, parseConfig } from '../../functions/config/schema';
 import type { ControlPlane } from '../../functions/reconcile/engine';
-import { type AwsClients, createAwsClients, createControlPlane } from '../../functions/runtime/control-plane';
-import { alarmStateChangeEvent, createStateTable, LOCAL_ACCOUNT, LOCAL_REGION } from './local-aws';
+import { type AwsClients, createControlPlane } from '../../functions/runtime/control-plane';
+import {
+  alarmStateChangeEvent,
+  createSlackSecret,
+  createStateTable,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  localAwsClients,
+  localControlPlaneInput,
+} from './local-aws';
 import { manualClock, recordingLog } from './local-control-plane';
-import { emulatorEnvironment } from './moto';
 import { type SlackSink, startSlackSink } from './slack-sink';
 
 export const SERVICE_ALARM = 'web-tier-unhealthy';
@@ -110,19 +116,8 @@ export const provisionComputeTopology = async (
       }),
     );
   }
-  const secret = await clients.secrets.send(
-    new CreateSecretCommand({
-      Name: `understudy/slack-webhook-${Date.now()}`,
-      SecretString: options.slackWebhookUrl,
-    }),
-  );
   const input: ConfigInput = {
-    controlPlane: {
-      account: LOCAL_ACCOUNT,
-      region: LOCAL_REGION,
-      stateTableName: 'understudy-state',
-      slackWebhookSecretName: secret.ARN ?? '',
-    },
+    controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, options.slackWebhookUrl)),
     services: [
       {
         name: 'web',
@@ -255,16 +250,8 @@ export const startLocalCompute = async (
   endpoint: string,
   options: Partial<ComputeTopologyOptions> & { readonly maxAttempts?: number } = {},
 ): Promise<LocalCompute> => {
-  Object.assign(process.env, emulatorEnvironment(endpoint, LOCAL_REGION));
+  const clients = localAwsClients(endpoint, options.maxAttempts);
   const sink = await startSlackSink();
-  const clients: AwsClients = {
-    ...createAwsClients({
-      region: LOCAL_REGION,
-      maxAttempts: options.maxAttempts ?? 1,
-      route53PerSecond: 50,
-    }),
-    cloudwatch: new CloudWatchClient({ region: LOCAL_REGION, maxAttempts: 1 }),
-  };
   const health = new Map<string, 'unhealthy' | 'initial'>();
   supplyTargetHealth(clients.elbv2, health);
   const topology = await provisionComputeTopology(clients, { slackWebhookUrl: sink.url, ...options });

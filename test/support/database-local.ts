@@ -29,14 +29,18 @@ import {
   ListResourceRecordSetsCommand,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { ConfigInput } from '../../functions/config/schema';
 import { type Config, parseConfig } from '../../functions/config/schema';
 import type { ControlPlane } from '../../functions/reconcile/engine';
-import { type AwsClients, createAwsClients, createControlPlane } from '../../functions/runtime/control-plane';
-import { countCalls, createStateTable, LOCAL_ACCOUNT, LOCAL_REGION } from './local-aws';
+import { type AwsClients, createControlPlane } from '../../functions/runtime/control-plane';
+import {
+  countCalls,
+  createSlackSecret,
+  createStateTable,
+  localAwsClients,
+  localControlPlaneInput,
+} from './local-aws';
 import { manualClock, recordingLog } from './local-control-plane';
-import { emulatorEnvironment } from './moto';
 import { type SlackSink, startSlackSink } from './slack-sink';
 
 export const DB_PRIMARY = 'shop-db';
@@ -129,13 +133,8 @@ export const startDatabaseControlPlane = async (
   endpoint: string,
   options: DatabaseTopologyOptions = {},
 ): Promise<LocalDatabase> => {
-  Object.assign(process.env, emulatorEnvironment(endpoint, LOCAL_REGION));
+  const clients = localAwsClients(endpoint, options.maxAttempts);
   const sink = await startSlackSink();
-  const clients = createAwsClients({
-    region: LOCAL_REGION,
-    maxAttempts: options.maxAttempts ?? 1,
-    route53PerSecond: 50,
-  });
   const cloudwatch: CloudWatchClient = clients.cloudwatch;
   const kind = options.kind ?? 'rds-replica';
 
@@ -201,21 +200,13 @@ export const startDatabaseControlPlane = async (
       TreatMissingData: 'breaching',
     }),
   );
-  const secret = await clients.secrets.send(
-    new CreateSecretCommand({ Name: `understudy/slack-webhook-${Date.now()}`, SecretString: sink.url }),
-  );
   const common = {
     endpoint: { hostedZoneId, name: DB_ENDPOINT, type: 'CNAME' as const, ttl: 30 },
     maxReplicaLagSeconds: options.maxReplicaLagSeconds ?? 30,
     delayedReplica: options.delayedReplica ?? false,
   };
   const input: ConfigInput = {
-    controlPlane: {
-      account: LOCAL_ACCOUNT,
-      region: LOCAL_REGION,
-      stateTableName: 'understudy-state',
-      slackWebhookSecretName: secret.ARN ?? '',
-    },
+    controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, sink.url)),
     services: [
       {
         name: 'shop',

@@ -18,11 +18,48 @@ import {
 } from '@aws-sdk/client-route-53';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { type Config, type ConfigInput, parseConfig } from '../../functions/config/schema';
-import type { AwsClients } from '../../functions/runtime/control-plane';
+import { type AwsClients, createAwsClients } from '../../functions/runtime/control-plane';
+import { emulatorEnvironment } from './moto';
 
 /** moto's default account. */
 export const LOCAL_ACCOUNT = '123456789012';
 export const LOCAL_REGION = 'eu-west-2';
+
+/**
+ * The control plane's own clients, pointed at the emulator through the SDK's configuration
+ * (AWS_ENDPOINT_URL). They fail fast (an operation moto lacks answers 500) and skip the Route 53
+ * request budget, which would only slow the tests down.
+ */
+export const localAwsClients = (endpoint: string, maxAttempts = 1): AwsClients => {
+  Object.assign(process.env, emulatorEnvironment(endpoint, LOCAL_REGION));
+  return createAwsClients({ region: LOCAL_REGION, maxAttempts, route53PerSecond: 50 });
+};
+
+/** The Secrets Manager secret holding the (local) Slack webhook URL; returns its ARN. */
+export const createSlackSecret = async (
+  secrets: AwsClients['secrets'],
+  webhookUrl: string,
+): Promise<string> => {
+  const secret = await secrets.send(
+    new CreateSecretCommand({
+      Name: `understudy/slack-webhook-${Date.now()}-${Math.random()}`,
+      SecretString: webhookUrl,
+    }),
+  );
+  return secret.ARN ?? '';
+};
+
+/** The `controlPlane` section every local topology uses: moto's account, the local Region, the state table. */
+export const localControlPlaneInput = (
+  slackSecretArn?: string,
+  extra: Partial<ConfigInput['controlPlane']> = {},
+): ConfigInput['controlPlane'] => ({
+  account: LOCAL_ACCOUNT,
+  region: LOCAL_REGION,
+  stateTableName: 'understudy-state',
+  ...(slackSecretArn !== undefined && { slackWebhookSecretName: slackSecretArn }),
+  ...extra,
+});
 
 /** The state table exactly as infra/state-store.ts declares it (pk/sk strings, TTL on expiresAt). */
 export const createStateTable = async (dynamodb: DynamoDBClient, tableName: string): Promise<void> => {
@@ -92,7 +129,7 @@ const createHealthCheck = async (route53: Route53Client, ip: string, reference: 
  * themselves are not created here: the control plane's first reconcile creates them from the config.
  */
 export const provisionSampleTopology = async (
-  clients: AwsClients & { readonly cloudwatch: CloudWatchClient },
+  clients: AwsClients,
   options: TopologyOptions,
 ): Promise<SampleTopology> => {
   const zone = await clients.route53.send(
@@ -120,20 +157,11 @@ export const provisionSampleTopology = async (
       TreatMissingData: 'breaching',
     }),
   );
-  const secret = await clients.secrets.send(
-    new CreateSecretCommand({
-      Name: `understudy/slack-webhook-${Date.now()}`,
-      SecretString: options.slackWebhookUrl,
-    }),
-  );
+  const slackSecretArn = await createSlackSecret(clients.secrets, options.slackWebhookUrl);
   const input: ConfigInput = {
-    controlPlane: {
-      account: LOCAL_ACCOUNT,
-      region: LOCAL_REGION,
-      stateTableName: 'understudy-state',
+    controlPlane: localControlPlaneInput(slackSecretArn, {
       maxEventAgeSeconds: options.maxEventAgeSeconds ?? 600,
-      slackWebhookSecretName: secret.ARN ?? '',
-    },
+    }),
     services: [
       {
         name: 'shop',
@@ -172,7 +200,7 @@ export const provisionSampleTopology = async (
     primaryHealthCheckId,
     standbyHealthCheckId,
     alarmName,
-    slackSecretArn: secret.ARN ?? '',
+    slackSecretArn,
     recordName: 'www.shop.example.test.',
     apiRecordName: 'api.shop.example.test.',
   };

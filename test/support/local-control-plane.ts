@@ -1,15 +1,14 @@
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Clock } from '../../functions/core/clock';
 import type { Log } from '../../functions/core/log';
 import type { ControlPlane } from '../../functions/reconcile/engine';
-import { type AwsClients, createAwsClients, createControlPlane } from '../../functions/runtime/control-plane';
+import { type AwsClients, createControlPlane } from '../../functions/runtime/control-plane';
 import {
-  LOCAL_REGION,
+  localAwsClients,
   provisionSampleTopology,
   type SampleTopology,
   type TopologyOptions,
 } from './local-aws';
-import { emulatorEnvironment } from './moto';
 import { type SlackSink, startSlackSink } from './slack-sink';
 
 /** A clock the harness moves by hand; sleeps return at once (moto has nothing to wait for). */
@@ -64,16 +63,8 @@ export const startLocalControlPlane = async (
   endpoint: string,
   options: Partial<TopologyOptions> & { readonly maxAttempts?: number } = {},
 ): Promise<LocalControlPlane> => {
-  Object.assign(process.env, emulatorEnvironment(endpoint, LOCAL_REGION));
+  const clients = localAwsClients(endpoint, options.maxAttempts);
   const sink = await startSlackSink();
-  const clients = {
-    ...createAwsClients({
-      region: LOCAL_REGION,
-      maxAttempts: options.maxAttempts ?? 1,
-      route53PerSecond: 50,
-    }),
-    cloudwatch: new CloudWatchClient({ region: LOCAL_REGION, maxAttempts: 1 }),
-  };
   const topology = await provisionSampleTopology(clients, { slackWebhookUrl: sink.url, ...options });
   const clock = manualClock();
   const log = recordingLog();

@@ -7,9 +7,8 @@
  * "Lambda action event"). moto processes no inbound mail, so the harness does both, and says so.
  */
 import { randomUUID } from 'node:crypto';
-import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
+import { type CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { CreateReceiptRuleCommand, CreateReceiptRuleSetCommand } from '@aws-sdk/client-ses';
 import { type Config, parseConfig } from '../../functions/config/schema';
 import { createMailRecorderHandler } from '../../functions/handlers/mail-recorder';
@@ -20,14 +19,18 @@ import type { ControlPlane } from '../../functions/reconcile/engine';
 import {
   type AwsClients,
   type ControlPlaneOptions,
-  createAwsClients,
   createControlPlane,
 } from '../../functions/runtime/control-plane';
 import { localLambdaContext as lambdaContext } from './lambda-context';
-import { createStateTable, LOCAL_ACCOUNT, LOCAL_REGION } from './local-aws';
+import {
+  createSlackSecret,
+  createStateTable,
+  LOCAL_REGION,
+  localAwsClients,
+  localControlPlaneInput,
+} from './local-aws';
 import { manualClock, recordingLog } from './local-control-plane';
 import type { LocalPrimary } from './mail-primary';
-import { emulatorEnvironment } from './moto';
 import { type SlackSink, startSlackSink } from './slack-sink';
 
 export const MAIL_DOMAIN = 'shop.example.test';
@@ -135,12 +138,7 @@ export const sesLambdaEvent = (message: InboundMessage, functionArn: string) => 
 export const mailConfig = (primary: Pick<LocalPrimary, 'host' | 'port'>, slackSecretArn?: string): Config =>
   parseConfig(
     {
-      controlPlane: {
-        account: LOCAL_ACCOUNT,
-        region: LOCAL_REGION,
-        stateTableName: 'understudy-state',
-        ...(slackSecretArn !== undefined && { slackWebhookSecretName: slackSecretArn }),
-      },
+      controlPlane: localControlPlaneInput(slackSecretArn),
       services: [
         {
           name: 'shop',
@@ -164,20 +162,9 @@ export const startLocalMail = async (
   primary: LocalPrimary,
   options: { readonly mail?: ControlPlaneOptions['mail']; readonly maxAttempts?: number } = {},
 ): Promise<LocalMail> => {
-  Object.assign(process.env, emulatorEnvironment(endpoint, LOCAL_REGION));
+  const clients = localAwsClients(endpoint, options.maxAttempts);
   const sink = await startSlackSink();
-  const clients = {
-    ...createAwsClients({
-      region: LOCAL_REGION,
-      maxAttempts: options.maxAttempts ?? 1,
-      route53PerSecond: 50,
-    }),
-    cloudwatch: new CloudWatchClient({ region: LOCAL_REGION, maxAttempts: 1 }),
-  };
-  const secret = await clients.secrets.send(
-    new CreateSecretCommand({ Name: `understudy/slack-${Date.now()}`, SecretString: sink.url }),
-  );
-  const config = mailConfig(primary, secret.ARN);
+  const config = mailConfig(primary, await createSlackSecret(clients.secrets, sink.url));
   await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
   const bucket = `understudy-held-mail-${Date.now()}`;
   await clients.s3.send(
