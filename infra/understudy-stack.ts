@@ -1,12 +1,12 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { ComputeFailover } from '../functions/capabilities/compute/infra';
+import { DatabaseFailover } from '../functions/capabilities/database/infra';
+import { DnsFailover } from '../functions/capabilities/dns/infra';
+import { MailFailover, mailServicesOf } from '../functions/capabilities/mail/infra';
 import type { Config } from '../functions/config/schema';
 import { AlarmTrigger, alarmNamesOf } from './alarm-trigger';
-import { ComputeFailover } from './compute-failover';
 import type { ControlFunction } from './control-function';
-import { DatabaseFailover } from './database-failover';
-import { DnsFailover } from './dns-failover';
-import { MailFailover, mailServicesOf } from './mail-failover';
 import { Notifications } from './notifications';
 import { Reconciler } from './reconciler';
 import { StateStore } from './state-store';

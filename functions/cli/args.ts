@@ -275,7 +275,7 @@ const parseInstanceIds = (ids: readonly string[]): string[] => {
   return [...new Set(ids)];
 };
 
-/** The database capability's operator overrides, as intent params (functions/database/config.ts). */
+/** The database capability's operator overrides, as intent params (functions/capabilities/database/config.ts). */
 const intentParams = (values: {
   'accept-data-loss'?: boolean;
   'allow-delayed-replica'?: boolean;

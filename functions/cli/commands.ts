@@ -1,4 +1,4 @@
-import { REPLACE_PARAM } from '../compute/config';
+import { REPLACE_PARAM } from '../capabilities/compute/config';
 import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
 import {
   activeSite,
@@ -7,14 +7,9 @@ import {
   type Site,
   type TransitionRequest,
 } from '../core/types';
-import { describePlan } from '../reconcile/describe';
-import {
-  type CapabilityReport,
-  type ControlPlane,
-  reconcileAll,
-  reconcileService,
-} from '../reconcile/engine';
-import { planTransition, requestTransition } from '../reconcile/transition';
+import { describePlan } from '../engine/describe';
+import { type CapabilityReport, type ControlPlane, reconcileAll, reconcileService } from '../engine/engine';
+import { planTransition, requestTransition } from '../engine/transition';
 import type { IntentDecision } from '../state/intent';
 import type { AuditEntry, ServiceRecord } from '../state/store';
 import type { Command } from './args';

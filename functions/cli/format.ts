@@ -1,6 +1,6 @@
 import type { CapabilityName, Mode } from '../config/schema';
 import type { CapabilityStatus, Site } from '../core/types';
-import type { CapabilityReport } from '../reconcile/engine';
+import type { CapabilityReport } from '../engine/engine';
 import type { AuditEntry } from '../state/store';
 
 /** One capability of one service as `status` shows it. */

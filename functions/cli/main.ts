@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { loadConfigFile } from '../config/load';
 import { type Config, ConfigError } from '../config/schema';
 import type { Log } from '../core/log';
-import type { ControlPlane } from '../reconcile/engine';
+import type { ControlPlane } from '../engine/engine';
 import { createAwsClients, createControlPlane } from '../runtime/control-plane';
 import { type Command, HELP, parseCommand } from './args';
 import { type CommandResult, checkCommand, runCommand } from './commands';

@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { computeSection } from '../compute/config';
-import { databaseSection } from '../database/config';
-import { mailConfigIssues, mailSection } from '../mail/config';
+import { computeSection } from '../capabilities/compute/config';
+import { databaseSection } from '../capabilities/database/config';
+import { mailConfigIssues, mailSection } from '../capabilities/mail/config';
 import { awsAccount, awsRegion, dnsName, hostedZoneId, resourceName } from './fields';
 
 /**
@@ -127,7 +127,7 @@ const service = z
     /**
      * Opt-in automatic failback (mode auto only); absent: failback stays explicit. A capability on the
      * standby moves back once every alarm covering it has been OK for `afterStableMinutes` and its
-     * cooldown has passed (functions/reconcile/auto-failback.ts).
+     * cooldown has passed (functions/engine/auto-failback.ts).
      */
     autoFailback: z
       .strictObject({

@@ -1,6 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { ControlPlane } from '../reconcile/engine';
+import type { ControlPlane } from '../engine/engine';
 import { lambdaControlPlane, logger } from '../runtime/lambda';
 import { handleAlarmEvent } from '../trigger/handle-alarm';
 

@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { AlarmStateReader } from '../reconcile/auto-failback';
-import { type ControlPlane, reconcileAll } from '../reconcile/engine';
+import type { AlarmStateReader } from '../engine/auto-failback';
+import { type ControlPlane, reconcileAll } from '../engine/engine';
 import { lambdaAlarmStates, lambdaControlPlane, logger } from '../runtime/lambda';
 
 /**

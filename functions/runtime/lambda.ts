@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod';
 import { type Config, parseConfig } from '../config/schema';
-import type { AlarmStateReader } from '../reconcile/auto-failback';
-import type { ControlPlane } from '../reconcile/engine';
+import type { AlarmStateReader } from '../engine/auto-failback';
+import type { ControlPlane } from '../engine/engine';
 import {
   type AwsClients,
   cloudWatchAlarmStates,

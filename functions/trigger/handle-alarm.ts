@@ -1,8 +1,8 @@
-import { REPLACE_PARAM } from '../compute/config';
+import { REPLACE_PARAM } from '../capabilities/compute/config';
 import type { TransitionRequest } from '../core/types';
-import { describePlan } from '../reconcile/describe';
-import type { ControlPlane } from '../reconcile/engine';
-import { planTransition, requestTransition, type TransitionOutcome } from '../reconcile/transition';
+import { describePlan } from '../engine/describe';
+import type { ControlPlane } from '../engine/engine';
+import { planTransition, requestTransition, type TransitionOutcome } from '../engine/transition';
 import { type AlarmVerdict, classifyAlarmEvent } from './alarm-event';
 
 export type AlarmOutcome =
@@ -66,7 +66,7 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
   }
 
   // A per-server alarm moves nothing: it amends the compute intent on the primary with one more
-  // server to replace (functions/compute/planner.ts), so the same alarm twice is unchanged.
+  // server to replace (functions/capabilities/compute/planner.ts), so the same alarm twice is unchanged.
   const request: TransitionRequest = verdict.instanceId
     ? {
         service: service.name,

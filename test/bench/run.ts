@@ -14,12 +14,12 @@ import { gzipSync } from 'node:zlib';
 import type { Context } from 'aws-lambda';
 import { build } from 'esbuild';
 import { loadConfigFile } from '../../functions/config/load';
+import { startMoto } from '../../functions/drill/emulator';
+import { setAlarmAndBuildEvent } from '../../functions/drill/local-aws';
+import { type LocalControlPlane, startLocalControlPlane } from '../../functions/drill/local-control-plane';
 import { createAlarmHandler } from '../../functions/handlers/alarm';
 import { createReconcileHandler } from '../../functions/handlers/reconcile';
 import { lambdaBundling } from '../../infra/bundling';
-import { setAlarmAndBuildEvent } from '../support/local-aws';
-import { type LocalControlPlane, startLocalControlPlane } from '../support/local-control-plane';
-import { startMoto } from '../support/moto';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -35,9 +35,9 @@ const bundleSizes = async () => {
   for (const [name, entry] of Object.entries({
     alarm: 'functions/handlers/alarm.ts',
     reconcile: 'functions/handlers/reconcile.ts',
-    'rds-event': 'functions/handlers/rds-event.ts',
-    'ec2-event': 'functions/handlers/ec2-event.ts',
-    'mail-recorder': 'functions/handlers/mail-recorder.ts',
+    'rds-event': 'functions/capabilities/database/event-handler.ts',
+    'ec2-event': 'functions/capabilities/compute/event-handler.ts',
+    'mail-recorder': 'functions/capabilities/mail/recorder-handler.ts',
   })) {
     const out = await build({
       ...lambdaBundling({ config }),

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/control-function';
 import { exampleConfig, inlineConfig, multiRegionConfig, type Synthesized, synthesize } from './synth';
 
-/** Installed by `npm run emulator:install` (test/support/install-emulator.js); CI runs that first. */
+/** Installed by `npm run emulator:install` (functions/drill/install-emulator.js); CI runs that first. */
 const CFN_LINT = join(REPO_ROOT, '.venv', 'bin', 'cfn-lint');
 
 /**

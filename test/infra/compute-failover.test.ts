@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computeScopeOf } from '../../functions/capabilities/compute/infra';
 import { parseConfig } from '../../functions/config/schema';
-import { computeScopeOf } from '../../infra/compute-failover';
 import { type Synthesized, synthesize } from './synth';
 
 const TG_WEB = 'arn:aws:elasticloadbalancing:eu-west-1:333333333333:targetgroup/web/0123456789abcdef';

@@ -1,13 +1,7 @@
 import { DescribeAlarmsCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { type Config, parseConfig, type ServiceConfig } from '../../functions/config/schema';
-import { createAlarmHandler } from '../../functions/handlers/alarm';
-import { createReconcileHandler } from '../../functions/handlers/reconcile';
-import { type AlarmStateReader, AUTO_FAILBACK_SOURCE } from '../../functions/reconcile/auto-failback';
-import { type ControlPlane, reconcileService } from '../../functions/reconcile/engine';
-import { cloudWatchAlarmStates, createControlPlane } from '../../functions/runtime/control-plane';
-import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
-import { localLambdaContext as lambdaContext } from '../support/lambda-context';
+import { localLambdaContext as lambdaContext } from '../../functions/drill/lambda-context';
 import {
   alarmStateChangeEvent,
   answerFor,
@@ -15,8 +9,14 @@ import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
   supplyHealthCheckStatus,
-} from '../support/local-aws';
-import { type LocalControlPlane, startLocalControlPlane } from '../support/local-control-plane';
+} from '../../functions/drill/local-aws';
+import { type LocalControlPlane, startLocalControlPlane } from '../../functions/drill/local-control-plane';
+import { type AlarmStateReader, AUTO_FAILBACK_SOURCE } from '../../functions/engine/auto-failback';
+import { type ControlPlane, reconcileService } from '../../functions/engine/engine';
+import { createAlarmHandler } from '../../functions/handlers/alarm';
+import { createReconcileHandler } from '../../functions/handlers/reconcile';
+import { cloudWatchAlarmStates, createControlPlane } from '../../functions/runtime/control-plane';
+import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
 
 const endpoint = inject('motoEndpoint');
 const MIN = 60_000;

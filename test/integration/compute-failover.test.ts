@@ -1,20 +1,20 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { runCommand } from '../../functions/cli/commands';
-import { main as cliMain } from '../../functions/cli/main';
-import { QUARANTINE_TAG } from '../../functions/compute/config';
-import { createAlarmHandler } from '../../functions/handlers/alarm';
-import { createInstanceEventHandler } from '../../functions/handlers/ec2-event';
-import { createReconcileHandler } from '../../functions/handlers/reconcile';
-import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
+import { QUARANTINE_TAG } from '../../functions/capabilities/compute/config';
+import { createInstanceEventHandler } from '../../functions/capabilities/compute/event-handler';
 import {
   instanceStateEvent,
   type LocalCompute,
   serverAlarmEvent,
   serviceAlarmEvent,
   startLocalCompute,
-} from '../support/compute-local';
-import { localLambdaContext as lambdaContext } from '../support/lambda-context';
-import { countCalls } from '../support/local-aws';
+} from '../../functions/capabilities/compute/local';
+import { runCommand } from '../../functions/cli/commands';
+import { main as cliMain } from '../../functions/cli/main';
+import { localLambdaContext as lambdaContext } from '../../functions/drill/lambda-context';
+import { countCalls } from '../../functions/drill/local-aws';
+import { createAlarmHandler } from '../../functions/handlers/alarm';
+import { createReconcileHandler } from '../../functions/handlers/reconcile';
+import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
 
 const endpoint = inject('motoEndpoint');
 

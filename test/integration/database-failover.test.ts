@@ -4,13 +4,6 @@ import {
   DescribeDBInstancesCommand,
 } from '@aws-sdk/client-rds';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { ServiceConfig } from '../../functions/config/schema';
-import { fenceTarget } from '../../functions/database/planner';
-import { createAlarmHandler } from '../../functions/handlers/alarm';
-import { createReconcileHandler } from '../../functions/handlers/reconcile';
-import { reconcileService } from '../../functions/reconcile/engine';
-import { requestTransition } from '../../functions/reconcile/transition';
-import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
 import {
   type DatabaseTopologyOptions,
   DB_ALARM,
@@ -20,9 +13,16 @@ import {
   DB_REPLICA,
   type LocalDatabase,
   startDatabaseControlPlane,
-} from '../support/database-local';
-import { localLambdaContext as lambdaContext } from '../support/lambda-context';
-import { countCalls, setAlarmAndBuildEvent } from '../support/local-aws';
+} from '../../functions/capabilities/database/local';
+import { fenceTarget } from '../../functions/capabilities/database/planner';
+import type { ServiceConfig } from '../../functions/config/schema';
+import { localLambdaContext as lambdaContext } from '../../functions/drill/lambda-context';
+import { countCalls, setAlarmAndBuildEvent } from '../../functions/drill/local-aws';
+import { reconcileService } from '../../functions/engine/engine';
+import { requestTransition } from '../../functions/engine/transition';
+import { createAlarmHandler } from '../../functions/handlers/alarm';
+import { createReconcileHandler } from '../../functions/handlers/reconcile';
+import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
 
 const endpoint = inject('motoEndpoint');
 

@@ -1,13 +1,8 @@
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { desiredRecordSets } from '../../functions/capabilities/dns/planner';
 import type { DnsRecordConfig, ServiceConfig } from '../../functions/config/schema';
-import { desiredRecordSets } from '../../functions/dns/planner';
-import { createAlarmHandler } from '../../functions/handlers/alarm';
-import { createReconcileHandler } from '../../functions/handlers/reconcile';
-import { reconcileService } from '../../functions/reconcile/engine';
-import { requestTransition } from '../../functions/reconcile/transition';
-import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
-import { localLambdaContext as lambdaContext } from '../support/lambda-context';
+import { localLambdaContext as lambdaContext } from '../../functions/drill/lambda-context';
 import {
   alarmStateChangeEvent,
   answerFor,
@@ -16,8 +11,13 @@ import {
   LOCAL_REGION,
   setAlarmAndBuildEvent,
   supplyHealthCheckStatus,
-} from '../support/local-aws';
-import { type LocalControlPlane, startLocalControlPlane } from '../support/local-control-plane';
+} from '../../functions/drill/local-aws';
+import { type LocalControlPlane, startLocalControlPlane } from '../../functions/drill/local-control-plane';
+import { reconcileService } from '../../functions/engine/engine';
+import { requestTransition } from '../../functions/engine/transition';
+import { createAlarmHandler } from '../../functions/handlers/alarm';
+import { createReconcileHandler } from '../../functions/handlers/reconcile';
+import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
 
 const endpoint = inject('motoEndpoint');
 

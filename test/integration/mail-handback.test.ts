@@ -5,12 +5,7 @@ import {
   UpdateReceiptRuleCommand,
 } from '@aws-sdk/client-ses';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createAlarmHandler } from '../../functions/handlers/alarm';
-import { createReconcileHandler } from '../../functions/handlers/reconcile';
-import { receiptRuleName, receiptRuleSetName } from '../../functions/mail/config';
-import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
-import { localLambdaContext as lambdaContext } from '../support/lambda-context';
-import { setAlarmAndBuildEvent } from '../support/local-aws';
+import { receiptRuleName, receiptRuleSetName } from '../../functions/capabilities/mail/config';
 import {
   type InboundMessage,
   type LocalMail,
@@ -19,8 +14,13 @@ import {
   sesMessageId,
   sesStoredMime,
   startLocalMail,
-} from '../support/mail-local';
-import { type LocalPrimary, startLocalPrimary } from '../support/mail-primary';
+} from '../../functions/capabilities/mail/local';
+import { type LocalPrimary, startLocalPrimary } from '../../functions/capabilities/mail/local-primary';
+import { localLambdaContext as lambdaContext } from '../../functions/drill/lambda-context';
+import { setAlarmAndBuildEvent } from '../../functions/drill/local-aws';
+import { createAlarmHandler } from '../../functions/handlers/alarm';
+import { createReconcileHandler } from '../../functions/handlers/reconcile';
+import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
 
 const endpoint = inject('motoEndpoint');
 

@@ -4,7 +4,7 @@ import type {
   InstanceState,
   ObservedTarget,
   TargetState,
-} from '../../functions/compute/planner';
+} from '../../functions/capabilities/compute/planner';
 import {
   type Config,
   type ConfigInput,
@@ -12,7 +12,7 @@ import {
   type ServiceConfig,
 } from '../../functions/config/schema';
 import type { CapabilityIntent, Site } from '../../functions/core/types';
-import type { PlanInput } from '../../functions/reconcile/capability';
+import type { PlanInput } from '../../functions/engine/capability';
 
 export const TG = 'arn:aws:elasticloadbalancing:eu-west-2:111111111111:targetgroup/web/0123456789abcdef';
 export const TG2 = 'arn:aws:elasticloadbalancing:eu-west-2:111111111111:targetgroup/api/fedcba9876543210';

@@ -1,6 +1,6 @@
 import type { ProvidedContext } from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { startMoto } from './moto';
+import { startMoto } from '../../functions/drill/emulator';
 
 export type { ProvidedContext };
 

@@ -7,8 +7,8 @@ import {
   AUTO_FAILBACK_SOURCE,
   decideAutoFailback,
   type ObservedAlarm,
-} from '../../functions/reconcile/auto-failback';
-import { reconcileAll } from '../../functions/reconcile/engine';
+} from '../../functions/engine/auto-failback';
+import { reconcileAll } from '../../functions/engine/engine';
 import {
   configWith,
   exampleInput,

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { computeCapability } from '../../functions/compute/ec2';
+import { computeCapability } from '../../functions/capabilities/compute/ec2';
 import { RetryableError } from '../../functions/core/errors';
 import { computeService, P1, P2, S1, TG } from '../support/compute-fixtures';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { InstanceState, TargetState } from '../../functions/compute/planner';
-import { planCompute } from '../../functions/compute/planner';
+import type { InstanceState, TargetState } from '../../functions/capabilities/compute/planner';
+import { planCompute } from '../../functions/capabilities/compute/planner';
 import { computeService, planInput, TG, TG2, world } from '../support/compute-fixtures';
 
 const id = (prefix: string, n: number) => `i-${prefix}${String(n).padStart(16, '0')}`;

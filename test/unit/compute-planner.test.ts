@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type ComputeAction, planCompute } from '../../functions/compute/planner';
-import type { CapabilityPlan } from '../../functions/reconcile/capability';
+import { type ComputeAction, planCompute } from '../../functions/capabilities/compute/planner';
+import type { CapabilityPlan } from '../../functions/engine/capability';
 import { computeService, P1, P2, planInput, S1, S2, TG, TG2, world } from '../support/compute-fixtures';
 
 const apis = (plan: CapabilityPlan<ComputeAction>) =>

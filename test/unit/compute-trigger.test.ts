@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { classifyInstanceEvent } from '../../functions/compute/instance-event';
+import { classifyInstanceEvent } from '../../functions/capabilities/compute/instance-event';
+import { instanceStateEvent, serverAlarmEvent } from '../../functions/capabilities/compute/local';
 import { parseConfig } from '../../functions/config/schema';
 import { type DesiredState, initialDesiredState, type TransitionRequest } from '../../functions/core/types';
+import { alarmStateChangeEvent } from '../../functions/drill/local-aws';
 import { decideIntent } from '../../functions/state/intent';
 import { classifyAlarmEvent } from '../../functions/trigger/alarm-event';
 import { computeConfig, computeInput, P1, P2, TG } from '../support/compute-fixtures';
-import { instanceStateEvent, serverAlarmEvent } from '../support/compute-local';
-import { alarmStateChangeEvent } from '../support/local-aws';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 const config = computeConfig();

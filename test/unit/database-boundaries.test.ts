@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { classifyRdsEvent } from '../../functions/capabilities/database/rds-event';
 import { parseCommand } from '../../functions/cli/args';
 import { ConfigError, type ConfigInput, parseConfig } from '../../functions/config/schema';
-import { classifyRdsEvent } from '../../functions/database/rds-event';
 
 const input = (database: Record<string, unknown>, extra: Record<string, unknown> = {}): ConfigInput =>
   ({

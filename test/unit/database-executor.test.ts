@@ -15,11 +15,11 @@ import {
 } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { DatabaseAction } from '../../functions/capabilities/database/planner';
+import { databaseCapability } from '../../functions/capabilities/database/rds';
 import { parseConfig, type ServiceConfig } from '../../functions/config/schema';
 import { SupersededError, TerminalError } from '../../functions/core/errors';
 import { silentLog } from '../../functions/core/log';
-import type { DatabaseAction } from '../../functions/database/planner';
-import { databaseCapability } from '../../functions/database/rds';
 import { FakeClock } from './fixtures';
 
 const ONE = 'arn:aws:rds:eu-west-1:111111111111:cluster:one';

@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig, type ServiceConfig } from '../../functions/config/schema';
-import type { CapabilityStatus, Site } from '../../functions/core/types';
 import {
   type DatabaseAction,
   type DbInstanceView,
   fenceTarget,
   planDatabase,
   type RdsReplicaObserved,
-} from '../../functions/database/planner';
-import type { PlanInput } from '../../functions/reconcile/capability';
+} from '../../functions/capabilities/database/planner';
+import { parseConfig, type ServiceConfig } from '../../functions/config/schema';
+import type { CapabilityStatus, Site } from '../../functions/core/types';
+import type { PlanInput } from '../../functions/engine/capability';
 
 const serviceWith = (database: Record<string, unknown>): ServiceConfig => {
   const config = parseConfig({

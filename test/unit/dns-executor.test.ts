@@ -8,12 +8,12 @@ import {
 } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { type ChangeRecordSetsAction, planDns } from '../../functions/capabilities/dns/planner';
+import { dnsCapability, healthFromObservations } from '../../functions/capabilities/dns/route53';
 import type { ServiceConfig } from '../../functions/config/schema';
 import { RetryableError } from '../../functions/core/errors';
 import type { CapabilityStatus, Site } from '../../functions/core/types';
-import { type ChangeRecordSetsAction, planDns } from '../../functions/dns/planner';
-import { dnsCapability, healthFromObservations } from '../../functions/dns/route53';
-import { reconcileService } from '../../functions/reconcile/engine';
+import { reconcileService } from '../../functions/engine/engine';
 import { handleAlarmEvent } from '../../functions/trigger/handle-alarm';
 import {
   alarmEvent,
@@ -513,7 +513,7 @@ describe('verifying a slow change across scheduled runs (real DNS capability, Ro
     expect(r53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(1);
   });
 
-  // BUG: functions/reconcile/engine.ts, reconcileCapability: for a non-'act' plan it calls
+  // BUG: functions/engine/engine.ts, reconcileCapability: for a non-'act' plan it calls
   // `settle(PHASE_OF[plan.kind], plan.detail)` without `pending`, so a 'wait' plan (change still
   // PENDING) overwrites the stored status with `pending: undefined`. The next run then no longer asks
   // GetChange and reports 'converged' although Route 53 still says PENDING.

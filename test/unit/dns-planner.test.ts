@@ -1,7 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ServiceConfig } from '../../functions/config/schema';
-import type { Site } from '../../functions/core/types';
 import {
   type ChangeRecordSetsAction,
   type DnsObserved,
@@ -10,8 +8,10 @@ import {
   type RecordChange,
   type RecordSet,
   servingSite,
-} from '../../functions/dns/planner';
-import type { CapabilityPlan } from '../../functions/reconcile/capability';
+} from '../../functions/capabilities/dns/planner';
+import type { ServiceConfig } from '../../functions/config/schema';
+import type { Site } from '../../functions/core/types';
+import type { CapabilityPlan } from '../../functions/engine/capability';
 import { configWith, exampleConfigParsed, onlyService, PRIMARY_HC, STANDBY_HC } from './fixtures';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
@@ -368,7 +368,7 @@ describe('planDns: drift', () => {
     expect(changesOf(p).map((c) => c.ResourceRecordSet.TTL)).toEqual([60, 60]);
   });
 
-  // BUG: healthChecksToVerify (functions/dns/planner.ts) skips the gate only when
+  // BUG: healthChecksToVerify (functions/capabilities/dns/planner.ts) skips the gate only when
   // `servingSite(...) === target`, which can never hold for a diverged record (servingSite === target
   // means the record is converged for target). So a write that moves no traffic -- the inactive side
   // drifted while the target side already serves with weight 1 -- is still gated on the target's

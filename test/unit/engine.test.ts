@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../functions/config/schema';
 import type { DesiredState, Site, TransitionRequest } from '../../functions/core/types';
+import { reconcileAll, reconcileCapability, reconcileService } from '../../functions/engine/engine';
+import { requestTransition } from '../../functions/engine/transition';
 import type { Notifier } from '../../functions/notify/slack';
-import { reconcileAll, reconcileCapability, reconcileService } from '../../functions/reconcile/engine';
-import { requestTransition } from '../../functions/reconcile/transition';
 import { type AlarmOutcome, handleAlarmEvent } from '../../functions/trigger/handle-alarm';
 import {
   alarmEvent,
@@ -573,7 +573,7 @@ describe('handleAlarmEvent', () => {
     expect(store.statuses.get('shop')?.dns?.phase).toBe('converged');
   });
 
-  // BUG: Reporter.report (functions/reconcile/reporter.ts) promises "Never throws" but calls
+  // BUG: Reporter.report (functions/engine/reporter.ts) promises "Never throws" but calls
   // `this.notifier.notify(entry)` unguarded; a notifier that throws synchronously makes report()
   // throw, so requestTransition rejects right after writing the desired state and never reconciles.
   it('completes the transition when the Slack notifier throws synchronously', async () => {

@@ -12,10 +12,10 @@ import {
   initialDesiredState,
   type Site,
 } from '../../functions/core/types';
+import type { Capability, CapabilityPlan, PlannedAction } from '../../functions/engine/capability';
+import type { ControlPlane } from '../../functions/engine/engine';
+import { Reporter } from '../../functions/engine/reporter';
 import type { Notifier } from '../../functions/notify/slack';
-import type { Capability, CapabilityPlan, PlannedAction } from '../../functions/reconcile/capability';
-import type { ControlPlane } from '../../functions/reconcile/engine';
-import { Reporter } from '../../functions/reconcile/reporter';
 import type { AuditEntry, ServiceRecord, StateStore } from '../../functions/state/store';
 import exampleConfig from '../../understudy.config';
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { emptyMeta, type HeldMessage } from '../../functions/capabilities/mail/held';
+import { type MailObserved, nextBatch, planMail, purgeable } from '../../functions/capabilities/mail/planner';
+import { dotStuff } from '../../functions/capabilities/mail/smtp';
 import { ConfigError, parseConfig, type ServiceConfig } from '../../functions/config/schema';
-import { emptyMeta, type HeldMessage } from '../../functions/mail/held';
-import { type MailObserved, nextBatch, planMail, purgeable } from '../../functions/mail/planner';
-import { dotStuff } from '../../functions/mail/smtp';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 

@@ -5,16 +5,17 @@ import { describe, expect, it } from 'vitest';
 /**
  * The design's first structural rule: planners decide, executors act. A planner (and everything it
  * imports, transitively) must not import the AWS SDK, not even its types, so it stays pure and
- * testable without clients. New capabilities' planners (functions/<capability>/planner.ts) are
+ * testable without clients. New capabilities' planners (functions/capabilities/<name>/planner.ts) are
  * picked up automatically.
  */
 const root = resolve(import.meta.dirname, '..', '..');
 const functions = join(root, 'functions');
+const capabilities = join(functions, 'capabilities');
 
 const planners = [
-  ...readdirSync(functions, { withFileTypes: true })
+  ...readdirSync(capabilities, { withFileTypes: true })
     .filter((d) => d.isDirectory())
-    .map((d) => join(functions, d.name, 'planner.ts'))
+    .map((d) => join(capabilities, d.name, 'planner.ts'))
     .filter(existsSync),
   join(functions, 'state', 'intent.ts'),
   join(functions, 'trigger', 'alarm-event.ts'),
@@ -48,7 +49,7 @@ const reachablePackages = (file: string, seen = new Set<string>()): Map<string, 
 
 describe('planners are pure', () => {
   it('finds the planners to check', () => {
-    expect(planners.map((p) => relative(root, p))).toContain('functions/dns/planner.ts');
+    expect(planners.map((p) => relative(root, p))).toContain('functions/capabilities/dns/planner.ts');
   });
 
   it.each(planners.map((p) => [relative(root, p), p]))('%s reaches no AWS SDK import', (_name, file) => {
@@ -57,7 +58,7 @@ describe('planners are pure', () => {
   });
 
   it('would notice one: the DNS executor does import the SDK', () => {
-    const packages = reachablePackages(join(functions, 'dns', 'route53.ts'));
+    const packages = reachablePackages(join(capabilities, 'dns', 'route53.ts'));
     expect([...packages.keys()]).toContain('@aws-sdk/client-route-53');
   });
 });

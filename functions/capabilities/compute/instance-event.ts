@@ -1,0 +1,87 @@
+import * as z from 'zod';
+import type { Config, ServiceConfig } from '../../config/schema';
+import { type CapabilityReport, type ControlPlane, reconcileService } from '../../engine/engine';
+
+/** EventBridge "EC2 Instance State-change Notification", as AWS emits it (only the fields we rely on). */
+export const instanceStateChangeSchema = z.object({
+  source: z.literal('aws.ec2'),
+  'detail-type': z.literal('EC2 Instance State-change Notification'),
+  account: z.string(),
+  region: z.string(),
+  time: z.iso.datetime(),
+  detail: z.object({
+    'instance-id': z.string().regex(/^i-[0-9a-f]{8,17}$/),
+    state: z.string().min(1),
+  }),
+});
+
+export type InstanceEventVerdict =
+  | { readonly kind: 'ignore'; readonly reason: string }
+  | {
+      readonly kind: 'reconcile';
+      readonly instanceId: string;
+      readonly state: string;
+      readonly services: readonly ServiceConfig[];
+    };
+
+/**
+ * Which services' compute an instance's state change concerns: those that name the instance as a
+ * standby or primary, and those that select servers by tag (the event carries no tags; reconciling
+ * reads them, and a reconcile that finds nothing to do writes nothing). Pure.
+ */
+export const classifyInstanceEvent = (raw: unknown, config: Config, now: Date): InstanceEventVerdict => {
+  const parsed = instanceStateChangeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`)
+      .join('; ');
+    return { kind: 'ignore', reason: `not an EC2 instance state-change event: ${issues}` };
+  }
+  const event = parsed.data;
+  const { account, region, maxEventAgeSeconds } = config.controlPlane;
+  if (event.account !== account || event.region !== region) {
+    return {
+      kind: 'ignore',
+      reason: `event from ${event.account}/${event.region}, but this control plane watches ${account}/${region}`,
+    };
+  }
+  const ageSeconds = (now.getTime() - Date.parse(event.time)) / 1000;
+  if (ageSeconds > maxEventAgeSeconds) {
+    return {
+      kind: 'ignore',
+      reason: `stale event from ${event.time} (max ${maxEventAgeSeconds} s); the schedule covers it`,
+    };
+  }
+  const instanceId = event.detail['instance-id'];
+  const services = config.services.filter((svc) => {
+    const compute = svc.compute;
+    if (!compute) return false;
+    const ids = [...(compute.primaries.instanceIds ?? []), ...(compute.standbys.instanceIds ?? [])];
+    return (
+      ids.includes(instanceId) || compute.primaries.tag !== undefined || compute.standbys.tag !== undefined
+    );
+  });
+  if (services.length === 0) {
+    return { kind: 'ignore', reason: `instance ${instanceId} is no server of any protected service` };
+  }
+  return { kind: 'reconcile', instanceId, state: event.detail.state, services };
+};
+
+/**
+ * An instance changed state (e.g. a standby we started is now running): take the next compute step
+ * of the services concerned at once instead of waiting for the schedule. Dry-run services only plan.
+ */
+export const handleInstanceEvent = async (cp: ControlPlane, raw: unknown): Promise<CapabilityReport[]> => {
+  const verdict = classifyInstanceEvent(raw, cp.config, cp.clock.now());
+  if (verdict.kind === 'ignore') {
+    cp.log.info('instance event ignored', { reason: verdict.reason });
+    return [];
+  }
+  const reports: CapabilityReport[] = [];
+  for (const service of verdict.services) {
+    reports.push(
+      ...(await reconcileService(cp, service, ['compute'], { dryRun: service.mode === 'dry-run' })),
+    );
+  }
+  return reports;
+};

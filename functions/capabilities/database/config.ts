@@ -1,0 +1,132 @@
+import * as z from 'zod';
+import { awsRegion, dnsName, hostedZoneId } from '../../config/fields';
+
+/**
+ * The `database` section of a service: which database is promoted on failover, and the name the
+ * application connects through, which must always follow the writer.
+ */
+
+// RDS identifiers: 1-63 letters, digits or hyphens, starting with a letter, no double or trailing hyphen.
+const dbIdentifier = z
+  .string()
+  .regex(
+    /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/,
+    'must be an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter',
+  );
+const clusterArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:rds:[a-z]{2}(-[a-z]+)+-\d:\d{12}:cluster:[a-zA-Z][a-zA-Z0-9-]{0,62}$/,
+    'must be an Aurora DB cluster ARN such as arn:aws:rds:eu-west-1:123456789012:cluster:shop',
+  );
+
+/** The name the application connects to; a CNAME the control plane points at the current writer. */
+const endpoint = z.strictObject({
+  hostedZoneId,
+  name: dnsName,
+  type: z.literal('CNAME').default('CNAME'),
+  /** Short, so clients follow a repoint quickly; RTO includes this TTL. */
+  ttl: z.number().int().min(0).max(3600).default(30),
+});
+
+const common = {
+  endpoint,
+  /** The readiness gate: the newest replica lag reading must be at most this (operators may override). */
+  maxReplicaLagSeconds: z.number().min(0).max(86_400).default(30),
+  /** A replica kept behind on purpose (protection against user mistakes): never promoted automatically. */
+  delayedReplica: z.boolean().default(false),
+};
+
+const rdsReplica = z.strictObject({
+  kind: z.literal('rds-replica'),
+  /** The writer on the primary site. */
+  primaryInstanceId: dbIdentifier,
+  /** Region of the primary instance; default: controlPlane.region. */
+  primaryRegion: awsRegion.optional(),
+  /** Its read replica on the standby site, promoted on failover. */
+  replicaInstanceId: dbIdentifier,
+  /** Region of the replica; default: controlPlane.region. */
+  replicaRegion: awsRegion.optional(),
+  /**
+   * After the new writer is writable and before the name announces it, isolate the old writer if it
+   * is still reachable: swap its security groups for a quarantine group, or stop it.
+   */
+  fenceOldPrimary: z.enum(['none', 'quarantine-security-group', 'stop']).default('none'),
+  quarantineSecurityGroupId: z
+    .string()
+    .regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id such as sg-0123456789abcdef0')
+    .optional(),
+  /** Create a CloudWatch alarm on the replica's ReplicaLag above maxReplicaLagSeconds (infra only). */
+  replicaLagAlarm: z.boolean().default(false),
+  ...common,
+});
+
+const auroraCluster = z.strictObject({
+  kind: z.literal('aurora-cluster'),
+  clusterId: dbIdentifier,
+  /** Region of the cluster; default: controlPlane.region. */
+  region: awsRegion.optional(),
+  /** The instance that writes while the primary serves (the failback target). */
+  writerInstanceId: dbIdentifier,
+  /** The reader promoted to writer on failover (FailoverDBCluster's target). */
+  targetReaderInstanceId: dbIdentifier,
+  ...common,
+});
+
+const auroraGlobal = z.strictObject({
+  kind: z.literal('aurora-global'),
+  globalClusterId: dbIdentifier,
+  /** The cluster that writes while the primary serves. */
+  primaryClusterArn: clusterArn,
+  /** The secondary cluster promoted on failover. */
+  secondaryClusterArn: clusterArn,
+  ...common,
+});
+
+export const databaseSection = z
+  .discriminatedUnion('kind', [rdsReplica, auroraCluster, auroraGlobal])
+  .superRefine((db, ctx) => {
+    if (db.kind === 'rds-replica') {
+      if (db.primaryInstanceId === db.replicaInstanceId && db.primaryRegion === db.replicaRegion) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['replicaInstanceId'],
+          message: 'the replica must be another instance than the primary',
+        });
+      }
+      if (db.fenceOldPrimary === 'quarantine-security-group' && !db.quarantineSecurityGroupId) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['quarantineSecurityGroupId'],
+          message: 'fenceOldPrimary "quarantine-security-group" needs the quarantine security group id',
+        });
+      }
+    }
+    if (db.kind === 'aurora-cluster' && db.writerInstanceId === db.targetReaderInstanceId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targetReaderInstanceId'],
+        message: 'the failover target must be another instance than the writer',
+      });
+    }
+    if (db.kind === 'aurora-global' && db.primaryClusterArn === db.secondaryClusterArn) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secondaryClusterArn'],
+        message: 'the secondary cluster must be another cluster than the primary',
+      });
+    }
+  });
+
+export type DatabaseConfig = z.output<typeof databaseSection>;
+export type RdsReplicaConfig = Extract<DatabaseConfig, { kind: 'rds-replica' }>;
+export type AuroraClusterConfig = Extract<DatabaseConfig, { kind: 'aurora-cluster' }>;
+export type AuroraGlobalConfig = Extract<DatabaseConfig, { kind: 'aurora-global' }>;
+
+/** Operator qualifiers of a database intent (TransitionRequest.params); alarms never set them. */
+export const DATABASE_PARAMS = {
+  /** Promote even if the replica lag is over budget or unknown: the operator accepts losing those writes. */
+  acceptDataLoss: 'acceptDataLoss',
+  /** Promote a replica configured as delayed. */
+  allowDelayedReplica: 'allowDelayedReplica',
+} as const;

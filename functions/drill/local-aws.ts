@@ -1,0 +1,359 @@
+import {
+  type CloudWatchClient,
+  DescribeAlarmsCommand,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+} from '@aws-sdk/client-cloudwatch';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  type DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateHealthCheckCommand,
+  CreateHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  type Route53Client,
+} from '@aws-sdk/client-route-53';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { type Config, type ConfigInput, parseConfig } from '../config/schema';
+import { type AwsClients, createAwsClients } from '../runtime/control-plane';
+import { emulatorEnvironment } from './emulator';
+
+/** moto's default account. */
+export const LOCAL_ACCOUNT = '123456789012';
+export const LOCAL_REGION = 'eu-west-2';
+
+/**
+ * The control plane's own clients, pointed at the emulator through the SDK's configuration
+ * (AWS_ENDPOINT_URL). They fail fast (an operation moto lacks answers 500) and skip the Route 53
+ * request budget, which would only slow the tests down.
+ */
+export const localAwsClients = (endpoint: string, maxAttempts = 1): AwsClients => {
+  Object.assign(process.env, emulatorEnvironment(endpoint, LOCAL_REGION));
+  return createAwsClients({ region: LOCAL_REGION, maxAttempts, route53PerSecond: 50 });
+};
+
+/** The Secrets Manager secret holding the (local) Slack webhook URL; returns its ARN. */
+export const createSlackSecret = async (
+  secrets: AwsClients['secrets'],
+  webhookUrl: string,
+): Promise<string> => {
+  const secret = await secrets.send(
+    new CreateSecretCommand({
+      Name: `understudy/slack-webhook-${Date.now()}-${Math.random()}`,
+      SecretString: webhookUrl,
+    }),
+  );
+  return secret.ARN ?? '';
+};
+
+/** The `controlPlane` section every local topology uses: moto's account, the local Region, the state table. */
+export const localControlPlaneInput = (
+  slackSecretArn?: string,
+  extra: Partial<ConfigInput['controlPlane']> = {},
+): ConfigInput['controlPlane'] => ({
+  account: LOCAL_ACCOUNT,
+  region: LOCAL_REGION,
+  stateTableName: 'understudy-state',
+  ...(slackSecretArn !== undefined && { slackWebhookSecretName: slackSecretArn }),
+  ...extra,
+});
+
+/** The state table exactly as infra/state-store.ts declares it (pk/sk strings, TTL on expiresAt). */
+export const createStateTable = async (dynamodb: DynamoDBClient, tableName: string): Promise<void> => {
+  await dynamodb.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    }),
+  );
+  await dynamodb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    }),
+  );
+};
+
+export interface SampleTopology {
+  readonly config: Config;
+  readonly hostedZoneId: string;
+  readonly primaryHealthCheckId: string;
+  readonly standbyHealthCheckId: string;
+  readonly alarmName: string;
+  readonly slackSecretArn: string;
+  readonly recordName: string;
+  readonly apiRecordName: string;
+}
+
+export interface TopologyOptions {
+  readonly slackWebhookUrl: string;
+  readonly mode?: 'auto' | 'approve' | 'dry-run';
+  readonly cooldownMinutes?: number;
+  readonly maxEventAgeSeconds?: number;
+}
+
+const createHealthCheck = async (route53: Route53Client, ip: string, reference: string) => {
+  const out = await route53.send(
+    new CreateHealthCheckCommand({
+      CallerReference: `${reference}-${Date.now()}-${Math.random()}`,
+      HealthCheckConfig: {
+        Type: 'HTTPS',
+        IPAddress: ip,
+        Port: 443,
+        ResourcePath: '/health',
+        RequestInterval: 10,
+        FailureThreshold: 3,
+      },
+    }),
+  );
+  const id = out.HealthCheck?.Id;
+  if (!id) throw new Error('moto returned no health check id');
+  return id;
+};
+
+/**
+ * A primary/standby web shop in the local AWS: a hosted zone, a health check per site, the alarm
+ * that watches the primary's health check, the state table and the Slack secret. The records
+ * themselves are not created here: the control plane's first reconcile creates them from the config.
+ */
+export const provisionSampleTopology = async (
+  clients: AwsClients,
+  options: TopologyOptions,
+): Promise<SampleTopology> => {
+  const zone = await clients.route53.send(
+    new CreateHostedZoneCommand({
+      Name: 'shop.example.test',
+      CallerReference: `zone-${Date.now()}-${Math.random()}`,
+    }),
+  );
+  const hostedZoneId = (zone.HostedZone?.Id ?? '').replace('/hostedzone/', '');
+  const primaryHealthCheckId = await createHealthCheck(clients.route53, '192.0.2.10', 'primary');
+  const standbyHealthCheckId = await createHealthCheck(clients.route53, '198.51.100.10', 'standby');
+  const alarmName = 'shop-primary-unhealthy';
+  await clients.cloudwatch.send(
+    new PutMetricAlarmCommand({
+      AlarmName: alarmName,
+      AlarmDescription: 'The primary site of the shop fails its Route 53 health check',
+      Namespace: 'AWS/Route53',
+      MetricName: 'HealthCheckStatus',
+      Dimensions: [{ Name: 'HealthCheckId', Value: primaryHealthCheckId }],
+      Statistic: 'Minimum',
+      Period: 60,
+      EvaluationPeriods: 2,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    }),
+  );
+  const slackSecretArn = await createSlackSecret(clients.secrets, options.slackWebhookUrl);
+  const input: ConfigInput = {
+    controlPlane: localControlPlaneInput(slackSecretArn, {
+      maxEventAgeSeconds: options.maxEventAgeSeconds ?? 600,
+    }),
+    services: [
+      {
+        name: 'shop',
+        mode: options.mode ?? 'auto',
+        cooldownMinutes: options.cooldownMinutes ?? 30,
+        alarms: [{ name: alarmName, capabilities: ['dns'] }],
+        dns: {
+          hostedZoneId,
+          records: [
+            {
+              name: 'www.shop.example.test',
+              type: 'A',
+              routing: 'weighted',
+              ttl: 60,
+              primary: { values: ['192.0.2.10'], healthCheckId: primaryHealthCheckId },
+              standby: { values: ['198.51.100.10'], healthCheckId: standbyHealthCheckId },
+            },
+            {
+              name: 'api.shop.example.test',
+              type: 'CNAME',
+              routing: 'swap',
+              ttl: 30,
+              primary: { values: ['api-primary.shop.example.test'] },
+              standby: { values: ['api-standby.shop.example.test'], healthCheckId: standbyHealthCheckId },
+            },
+          ],
+        },
+      },
+    ],
+  };
+  const config = parseConfig(input, 'sample topology config');
+  await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
+  return {
+    config,
+    hostedZoneId,
+    primaryHealthCheckId,
+    standbyHealthCheckId,
+    alarmName,
+    slackSecretArn,
+    recordName: 'www.shop.example.test.',
+    apiRecordName: 'api.shop.example.test.',
+  };
+};
+
+/**
+ * moto never evaluates alarms and SetAlarmState emits no EventBridge event, so the harness sets
+ * the state and then builds the "CloudWatch Alarm State Change" event itself, in AWS's shape.
+ */
+export const setAlarmAndBuildEvent = async (
+  cloudwatch: CloudWatchClient,
+  alarmName: string,
+  value: 'ALARM' | 'OK' | 'INSUFFICIENT_DATA',
+  reason: string,
+  at: Date = new Date(),
+) => {
+  const before = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [alarmName] }));
+  const previous = before.MetricAlarms?.[0];
+  await cloudwatch.send(
+    new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: value, StateReason: reason }),
+  );
+  const after = (await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [alarmName] })))
+    .MetricAlarms?.[0];
+  if (!after?.AlarmArn) throw new Error(`alarm ${alarmName} not found`);
+  const [, , , region, account] = after.AlarmArn.split(':');
+  return alarmStateChangeEvent({
+    alarmName,
+    alarmArn: after.AlarmArn,
+    account: account ?? LOCAL_ACCOUNT,
+    region: region ?? LOCAL_REGION,
+    value,
+    previousValue: (previous?.StateValue as string | undefined) ?? 'INSUFFICIENT_DATA',
+    reason,
+    at,
+  });
+};
+
+/** The EventBridge event AWS delivers for an alarm state change (see the CloudWatch user guide). */
+export const alarmStateChangeEvent = (input: {
+  alarmName: string;
+  alarmArn?: string;
+  account: string;
+  region: string;
+  value: string;
+  previousValue?: string;
+  reason: string;
+  at: Date;
+}) => {
+  const cwTime = input.at.toISOString().replace('Z', '+0000');
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'CloudWatch Alarm State Change',
+    source: 'aws.cloudwatch',
+    account: input.account,
+    time: input.at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: input.region,
+    resources: [
+      input.alarmArn ?? `arn:aws:cloudwatch:${input.region}:${input.account}:alarm:${input.alarmName}`,
+    ],
+    detail: {
+      alarmName: input.alarmName,
+      state: { value: input.value, reason: input.reason, reasonData: '{"version":"1.0"}', timestamp: cwTime },
+      previousState: {
+        value: input.previousValue ?? 'OK',
+        reason: 'previous state',
+        reasonData: '{"version":"1.0"}',
+        timestamp: cwTime,
+      },
+      configuration: {
+        description: 'The primary site fails its health check',
+        metrics: [
+          {
+            id: 'm1',
+            metricStat: {
+              metric: { namespace: 'AWS/Route53', name: 'HealthCheckStatus', dimensions: {} },
+              period: 60,
+              stat: 'Minimum',
+            },
+            returnData: true,
+          },
+        ],
+      },
+    },
+  };
+};
+
+/**
+ * moto reports every health check as healthy. Where a test or the drill needs a failing one, this
+ * rewrites GetHealthCheckStatus answers on the client for the ids given: the harness supplies what
+ * AWS's health checkers would report, and says so.
+ */
+export const supplyHealthCheckStatus = (route53: Route53Client, failing: Set<string>): Route53Client => {
+  route53.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const input = args.input as { HealthCheckId?: string };
+      if (
+        context.commandName === 'GetHealthCheckStatusCommand' &&
+        input.HealthCheckId &&
+        failing.has(input.HealthCheckId)
+      ) {
+        const output = result.output as {
+          HealthCheckObservations?: { StatusReport?: { Status?: string } }[];
+        };
+        for (const observation of output.HealthCheckObservations ?? []) {
+          if (observation.StatusReport) {
+            observation.StatusReport.Status = 'Failure: Connection timed out. The endpoint did not respond.';
+          }
+        }
+      }
+      return result;
+    },
+    { step: 'initialize', name: 'harnessHealthCheckStatus' },
+  );
+  return route53;
+};
+
+/** Counts the calls a client makes, by command name (observing, not mocking). */
+export const countCalls = (client: { middlewareStack: Route53Client['middlewareStack'] }) => {
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      counts.set(context.commandName ?? '?', (counts.get(context.commandName ?? '?') ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: `harnessCallCounter${Math.random()}` },
+  );
+  return counts;
+};
+
+/** Route 53's weighted answer: healthy non-zero weights first; zero weights only if none is healthy. */
+export const answerFor = async (
+  route53: Route53Client,
+  hostedZoneId: string,
+  name: string,
+  type: string,
+  failing: ReadonlySet<string>,
+): Promise<string[]> => {
+  const out = await route53.send(
+    new ListResourceRecordSetsCommand({
+      HostedZoneId: hostedZoneId,
+      StartRecordName: name,
+      StartRecordType: type as 'A',
+    }),
+  );
+  const sets = (out.ResourceRecordSets ?? []).filter((s) => s.Name === name && s.Type === type);
+  const healthy = (s: (typeof sets)[number]) => !s.HealthCheckId || !failing.has(s.HealthCheckId);
+  const values = (list: typeof sets) =>
+    list.flatMap((s) => (s.ResourceRecords ?? []).map((r) => r.Value ?? ''));
+  if (sets.every((s) => s.Weight === undefined)) return values(sets);
+  const weighted = sets.filter((s) => (s.Weight ?? 0) > 0 && healthy(s));
+  if (weighted.length > 0) return values(weighted);
+  const zero = sets.filter((s) => (s.Weight ?? 0) === 0 && healthy(s));
+  return values(zero.length > 0 ? zero : sets);
+};
