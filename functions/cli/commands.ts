@@ -303,7 +303,7 @@ const runReconcile = async (
     const service = serviceNamed(cp.config, command.service);
     expected = [service];
     // The same rule as reconcileAll: a dry-run service is only ever planned.
-    reports = await reconcileService(cp, service, undefined, { dryRun: service.mode === 'dry-run' });
+    reports = await reconcileService(cp, service);
   }
   // reconcileAll logs and skips a service it cannot read; name it here so the exit code tells.
   const unreached = expected.filter((s) => !reports.some((r) => r.service === s.name)).map((s) => s.name);

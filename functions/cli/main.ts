@@ -3,7 +3,8 @@ import { loadConfigFile } from '../config/load';
 import { type Config, ConfigError } from '../config/schema';
 import type { Log } from '../core/log';
 import type { ControlPlane } from '../engine/engine';
-import { createAwsClients, createControlPlane } from '../runtime/control-plane';
+import { createClientKit } from '../runtime/client-kit';
+import { createControlPlane } from '../runtime/control-plane';
 import { type Command, HELP, parseCommand } from './args';
 import { type CommandResult, checkCommand, runCommand } from './commands';
 
@@ -30,7 +31,7 @@ export interface CliIo {
 const CLI_MAX_ATTEMPTS = 2;
 
 export const awsControlPlane: ControlPlaneFactory = (config, { region, log }) =>
-  createControlPlane({ config, clients: createAwsClients({ region, maxAttempts: CLI_MAX_ATTEMPTS }), log });
+  createControlPlane({ config, clients: createClientKit({ region, maxAttempts: CLI_MAX_ATTEMPTS }), log });
 
 /**
  * The CLI's logger. --verbose: every entry as a JSON line on stderr. Otherwise only warnings and

@@ -51,6 +51,8 @@ export interface CapabilityStatus {
   readonly active: Site;
   readonly phase: Phase;
   readonly detail: string;
+  /** The plan's reason code (capability.ts `reasonKey`), for telling people once per reason. */
+  readonly code?: string | undefined;
   /** Capability-specific bookkeeping the next run needs (for DNS: the change id to verify). */
   readonly pending?: Record<string, string> | undefined;
   readonly updatedAt: string;

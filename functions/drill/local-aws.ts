@@ -1,5 +1,6 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import {
-  type CloudWatchClient,
+  CloudWatchClient,
   DescribeAlarmsCommand,
   PutMetricAlarmCommand,
   SetAlarmStateCommand,
@@ -7,18 +8,23 @@ import {
 import {
   CreateTableCommand,
   DeleteTableCommand,
-  type DynamoDBClient,
+  DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { RDSClient } from '@aws-sdk/client-rds';
 import {
   CreateHealthCheckCommand,
   CreateHostedZoneCommand,
   ListResourceRecordSetsCommand,
-  type Route53Client,
+  Route53Client,
 } from '@aws-sdk/client-route-53';
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { S3Client } from '@aws-sdk/client-s3';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SESClient } from '@aws-sdk/client-ses';
 import { type Config, type ConfigInput, parseConfig } from '../config/schema';
-import { type AwsClients, createAwsClients } from '../runtime/control-plane';
+import { type ClientKit, createClientKit } from '../runtime/client-kit';
 import { emulatorEnvironment } from './emulator';
 
 /** moto's default account. */
@@ -32,8 +38,39 @@ export const LOCAL_REGION = 'eu-west-2';
  */
 export const localAwsClients = (endpoint: string, maxAttempts = 1): AwsClients => {
   Object.assign(process.env, emulatorEnvironment(endpoint, LOCAL_REGION));
-  return createAwsClients({ region: LOCAL_REGION, maxAttempts, route53PerSecond: 50 });
+  const kit = createClientKit({ region: LOCAL_REGION, maxAttempts, route53PerSecond: 50 });
+  return {
+    kit,
+    dynamodb: kit.client(DynamoDBClient),
+    route53: kit.client(Route53Client),
+    secrets: kit.client(SecretsManagerClient),
+    rds: kit.client(RDSClient),
+    cloudwatch: kit.client(CloudWatchClient),
+    ec2: kit.client(EC2Client),
+    elbv2: kit.client(ElasticLoadBalancingV2Client),
+    autoScaling: kit.client(AutoScalingClient),
+    s3: kit.client(S3Client),
+    ses: kit.client(SESClient),
+  };
 };
+
+/**
+ * The harness's view of the local AWS: the control plane's own client kit (the same clients the
+ * control plane uses), and typed clients from it for provisioning the scenario's topology.
+ */
+export interface AwsClients {
+  readonly kit: ClientKit;
+  readonly dynamodb: DynamoDBClient;
+  readonly route53: Route53Client;
+  readonly secrets: SecretsManagerClient;
+  readonly rds: RDSClient;
+  readonly cloudwatch: CloudWatchClient;
+  readonly ec2: EC2Client;
+  readonly elbv2: ElasticLoadBalancingV2Client;
+  readonly autoScaling: AutoScalingClient;
+  readonly s3: S3Client;
+  readonly ses: SESClient;
+}
 
 /** The Secrets Manager secret holding the (local) Slack webhook URL; returns its ARN. */
 export const createSlackSecret = async (

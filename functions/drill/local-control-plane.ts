@@ -2,7 +2,8 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Clock } from '../core/clock';
 import type { Log } from '../core/log';
 import type { ControlPlane } from '../engine/engine';
-import { type AwsClients, createControlPlane } from '../runtime/control-plane';
+import { createControlPlane } from '../runtime/control-plane';
+import type { AwsClients } from './local-aws';
 import {
   localAwsClients,
   provisionSampleTopology,
@@ -77,10 +78,10 @@ export const startLocalControlPlane = async (
     controlPlane: () =>
       createControlPlane({
         config: topology.config,
-        clients,
+        clients: clients.kit,
         log,
         clock,
-        dnsVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
+        changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
       }),
     stop: () => sink.stop(),
   };

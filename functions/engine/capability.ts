@@ -12,10 +12,18 @@ export interface PlannedAction {
 
 /** A planner's verdict for one capability of one service. */
 export type CapabilityPlan<A extends PlannedAction = PlannedAction> =
-  | { readonly kind: 'converged'; readonly detail: string }
-  | { readonly kind: 'act'; readonly detail: string; readonly actions: readonly A[] }
-  | { readonly kind: 'wait'; readonly detail: string }
-  | { readonly kind: 'refuse'; readonly detail: string };
+  | { readonly kind: 'converged'; readonly detail: string; readonly code?: string }
+  | { readonly kind: 'act'; readonly detail: string; readonly actions: readonly A[]; readonly code?: string }
+  | { readonly kind: 'wait'; readonly detail: string; readonly code?: string }
+  | { readonly kind: 'refuse'; readonly detail: string; readonly code?: string };
+
+/**
+ * Why a plan waits or refuses, as a stable code (e.g. `standby-unhealthy`): the engine tells people
+ * once per code, so a refusal whose wording carries a changing reading is not posted every run.
+ * Without a code, the detail text is the key.
+ */
+export const reasonKey = (plan: { readonly detail: string; readonly code?: string | undefined }): string =>
+  plan.code ?? plan.detail;
 
 export interface PlanInput<O> {
   readonly service: ServiceConfig;
@@ -49,4 +57,5 @@ export interface Capability<O = unknown, A extends PlannedAction = PlannedAction
   ): Promise<ActionResult>;
 }
 
-export type CapabilityRegistry = { readonly [C in CapabilityName]?: Capability };
+/** Finds (and on first use creates) the implementation of a capability. */
+export type CapabilitySource = (name: CapabilityName) => Promise<Capability | undefined>;

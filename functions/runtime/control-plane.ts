@@ -1,72 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { RDSClient } from '@aws-sdk/client-rds';
-import { Route53Client } from '@aws-sdk/client-route-53';
-import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SESClient } from '@aws-sdk/client-ses';
-import { computeCapability } from '../capabilities/compute/ec2';
-import { databaseCapability } from '../capabilities/database/rds';
-import { dnsCapability } from '../capabilities/dns/route53';
-import { type MailCapabilityOptions, mailCapability } from '../capabilities/mail/capability';
-import { MailStore } from '../capabilities/mail/store';
-import type { Config } from '../config/schema';
+import { CAPABILITY_MODULES } from '../capabilities/registry';
+import type { CapabilityName, Config } from '../config/schema';
 import { type Clock, systemClock } from '../core/clock';
 import type { Log } from '../core/log';
 import type { AlarmStateReader, ObservedAlarm } from '../engine/auto-failback';
-import type { CapabilityRegistry } from '../engine/capability';
+import type { Capability, CapabilitySource } from '../engine/capability';
 import type { ControlPlane } from '../engine/engine';
+import type { CapabilityContext, CapabilityModule } from '../engine/module';
 import { Reporter } from '../engine/reporter';
 import { type Notifier, slackWebhookNotifier } from '../notify/slack';
-import { StateStore } from '../state/store';
-import { withRequestBudget } from './request-budget';
+import { DynamoStateStore } from '../state/store';
+import type { ClientKit } from './client-kit';
 
-/** The AWS clients the control plane uses. Endpoints come from the SDK's own configuration (AWS_ENDPOINT_URL). */
-export interface AwsClients {
-  readonly dynamodb: DynamoDBClient;
-  readonly route53: Route53Client;
-  readonly secrets: SecretsManagerClient;
-  /** RDS and CloudWatch (replica lag) in the control plane's Region; other Regions are created on demand. */
-  readonly rds: RDSClient;
-  readonly cloudwatch: CloudWatchClient;
-  /** Compute: instances, target groups and the optional standby Auto Scaling group. */
-  readonly ec2: EC2Client;
-  readonly elbv2: ElasticLoadBalancingV2Client;
-  readonly autoScaling: AutoScalingClient;
-  /** Mail: the held-mail bucket and SES receipt rules (the SES inbound Region is the control plane's). */
-  readonly s3: S3Client;
-  readonly ses: SESClient;
-}
-
-export interface ClientOptions {
-  readonly region: string;
-  readonly maxAttempts?: number;
-  /** Route 53 requests per second from this process (the account limit is 5). */
-  readonly route53PerSecond?: number;
-}
-
-export const createAwsClients = (options: ClientOptions): AwsClients => {
-  const common = { region: options.region, ...(options.maxAttempts && { maxAttempts: options.maxAttempts }) };
-  return {
-    dynamodb: new DynamoDBClient(common),
-    route53: withRequestBudget(new Route53Client(common), options.route53PerSecond ?? 2),
-    secrets: new SecretsManagerClient(common),
-    rds: new RDSClient(common),
-    cloudwatch: new CloudWatchClient(common),
-    ec2: new EC2Client(common),
-    elbv2: new ElasticLoadBalancingV2Client(common),
-    autoScaling: new AutoScalingClient(common),
-    s3: new S3Client(common),
-    ses: new SESClient(common),
-  };
-};
-
-/** Caches the webhook URL for five minutes so a storm of events reads the secret once. */
+/**
+ * The Slack webhook URL from Secrets Manager, cached for five minutes by whoever holds the returned
+ * function: a Lambda container holds one for its life, so a storm of events reads the secret once
+ * per container per five minutes, not once per invocation.
+ */
 export const webhookFromSecret = (secrets: SecretsManagerClient, secretId: string | undefined) => {
   if (!secretId) return async () => undefined;
   const provider = new SecretsProvider({ awsSdkV3Client: secrets });
@@ -76,72 +30,60 @@ export const webhookFromSecret = (secrets: SecretsManagerClient, secretId: strin
   };
 };
 
+/** The Slack notifier of a control plane: built once per container (it holds the secret cache). */
+export const slackNotifier = (
+  config: Config,
+  clients: ClientKit,
+  log: Log,
+  secretId: string | undefined = config.controlPlane.slackWebhookSecretName,
+): Notifier =>
+  slackWebhookNotifier({
+    webhookUrl: webhookFromSecret(clients.client(SecretsManagerClient), secretId),
+    controlPlane: `understudy ${config.controlPlane.stackName} (${config.controlPlane.account}/${config.controlPlane.region})`,
+    log,
+  });
+
 export interface ControlPlaneOptions {
   readonly config: Config;
-  readonly clients: AwsClients;
+  readonly clients: ClientKit;
   readonly log: Log;
   readonly clock?: Clock;
   readonly newId?: () => string;
+  /** Default: a Slack notifier built here (pass the container's own to keep its secret cache). */
   readonly notifier?: Notifier;
   /** Secret (name or ARN) holding the Slack webhook URL; defaults to the config's. */
   readonly slackWebhookSecret?: string | undefined;
-  readonly dnsVerify?: { readonly verifyAttempts: number; readonly verifyIntervalMs: number };
-  /** Mail hand-back tuning (budgets, SMTP timeouts); tests script the primary through `smtp`. */
-  readonly mail?: Partial<Omit<MailCapabilityOptions, 'stackName'>>;
+  /** How long one run waits for a Route 53 change to be INSYNC; default 10 x 3 s. */
+  readonly changeVerify?: CapabilityContext['changeVerify'];
+  /** Per-capability tuning (tests script the mail primary through `tuning.mail.smtp`). */
+  readonly tuning?: CapabilityContext['tuning'];
+  /** The capability modules; default: the registry. */
+  readonly modules?: readonly CapabilityModule[];
+  /** Capabilities already created (a container's), shared across invocations. */
+  readonly capabilities?: CapabilitySource;
+  readonly deadline?: Date | undefined;
 }
 
-/** The capabilities this control plane can reconcile; later capabilities register here. */
-export const capabilityRegistry = (
-  clients: AwsClients,
-  clock: Clock,
-  options: ControlPlaneOptions,
-): CapabilityRegistry => ({
-  dns: dnsCapability(clients.route53, clock, options.dnsVerify),
-  database: databaseCapability(
-    {
-      rds: inRegion(clients.rds, (region) => new RDSClient({ region })),
-      cloudwatch: inRegion(clients.cloudwatch, (region) => new CloudWatchClient({ region })),
-      route53: clients.route53,
-    },
-    clock,
-    options.log,
-    {
-      homeRegion: options.config.controlPlane.region,
-      verifyAttempts: options.dnsVerify?.verifyAttempts ?? 10,
-      verifyIntervalMs: options.dnsVerify?.verifyIntervalMs ?? 3_000,
-    },
-  ),
-  compute: computeCapability({ ec2: clients.ec2, elbv2: clients.elbv2, autoScaling: clients.autoScaling }),
-  mail: mailCapability(
-    {
-      s3: clients.s3,
-      ses: clients.ses,
-      store: new MailStore(clients.dynamodb, options.config.controlPlane.stateTableName),
-      clock,
-      log: options.log,
-      newId: options.newId ?? randomUUID,
-    },
-    { stackName: options.config.controlPlane.stackName, ...options.mail },
-  ),
-});
-
-/** The home Region's client, or one per other Region (a cross-Region replica), created once. */
-const inRegion = <C extends { config: { region: () => Promise<string> } }>(
-  home: C,
-  create: (region: string) => C,
-): ((region: string) => C) => {
-  const others = new Map<string, C>();
-  let homeRegion: string | undefined;
-  void home.config.region().then((r) => {
-    homeRegion = r;
-  });
-  return (region) => {
-    if (homeRegion === undefined || region === homeRegion) return home;
-    const existing = others.get(region);
-    if (existing) return existing;
-    const client = create(region);
-    others.set(region, client);
-    return client;
+/**
+ * Each capability created once, on first use, from its module: a function that never reconciles a
+ * capability never imports its executor or builds its clients.
+ */
+export const capabilitySource = (
+  modules: readonly CapabilityModule[],
+  context: CapabilityContext,
+): CapabilitySource => {
+  const created = new Map<string, Promise<Capability>>();
+  return (name: CapabilityName) => {
+    const module = modules.find((m) => m.name === name);
+    if (!module) return Promise.resolve(undefined);
+    let capability = created.get(name);
+    if (!capability) {
+      capability = module.create(context);
+      // A failed import or client build is retried on the next call, not cached.
+      capability.catch(() => created.delete(name));
+      created.set(name, capability);
+    }
+    return capability;
   };
 };
 
@@ -152,16 +94,9 @@ const DESCRIBE_ALARMS_BATCH = 100;
  * Automatic failback's view of CloudWatch: DescribeAlarms by name (metric and composite alarms), at
  * most 100 names per call, in the alarm's Region (the home client, or one created per other Region).
  */
-export const cloudWatchAlarmStates = (home: CloudWatchClient): AlarmStateReader => {
-  const others = new Map<string, CloudWatchClient>();
-  const clientFor = async (region: string): Promise<CloudWatchClient> => {
-    if (region === (await home.config.region())) return home;
-    const client = others.get(region) ?? new CloudWatchClient({ region });
-    others.set(region, client);
-    return client;
-  };
+export const cloudWatchAlarmStates = (clients: ClientKit): AlarmStateReader => {
   return async (region, names) => {
-    const client = await clientFor(region);
+    const client = clients.client(CloudWatchClient, region);
     const observed: ObservedAlarm[] = [];
     for (let i = 0; i < names.length; i += DESCRIBE_ALARMS_BATCH) {
       const batch = names.slice(i, i + DESCRIBE_ALARMS_BATCH);
@@ -195,28 +130,33 @@ export const cloudWatchAlarmStates = (home: CloudWatchClient): AlarmStateReader 
 export const createControlPlane = (options: ControlPlaneOptions): ControlPlane => {
   const clock = options.clock ?? systemClock;
   const { config, clients, log } = options;
-  const store = new StateStore(
-    clients.dynamodb,
+  const newId = options.newId ?? randomUUID;
+  const modules = options.modules ?? CAPABILITY_MODULES;
+  const store = new DynamoStateStore(
+    clients.client(DynamoDBClient),
     config.controlPlane.stateTableName,
     config.controlPlane.auditRetentionDays,
-    options.newId ?? randomUUID,
+    newId,
   );
-  const notifier =
-    options.notifier ??
-    slackWebhookNotifier({
-      webhookUrl: webhookFromSecret(
-        clients.secrets,
-        options.slackWebhookSecret ?? config.controlPlane.slackWebhookSecretName,
-      ),
-      controlPlane: `understudy ${config.controlPlane.stackName} (${config.controlPlane.account}/${config.controlPlane.region})`,
-      log,
-    });
+  const notifier = options.notifier ?? slackNotifier(config, clients, log, options.slackWebhookSecret);
   return {
     config,
+    modules,
     store,
     clock,
     log,
+    deadline: options.deadline,
     reporter: new Reporter(store, notifier, log),
-    capabilities: capabilityRegistry(clients, clock, options),
+    capability:
+      options.capabilities ??
+      capabilitySource(modules, {
+        config,
+        clients,
+        clock,
+        log,
+        newId,
+        changeVerify: options.changeVerify ?? { verifyAttempts: 10, verifyIntervalMs: 3_000 },
+        tuning: options.tuning,
+      }),
   };
 };

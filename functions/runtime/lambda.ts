@@ -1,68 +1,93 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { type Config, parseConfig } from '../config/schema';
-import type { AlarmStateReader } from '../engine/auto-failback';
-import type { ControlPlane } from '../engine/engine';
-import {
-  type AwsClients,
-  cloudWatchAlarmStates,
-  createAwsClients,
-  createControlPlane,
-} from './control-plane';
+import { bundledConfig, logger } from './bundled-config';
 
-/**
- * The validated config is bundled into each function by esbuild (`define`) at synth time, so the
- * deployed code and the deployed config always match and no config lives in environment variables.
- */
-declare const __UNDERSTUDY_CONFIG__: string | undefined;
+export { bundledConfig, logger };
+
+import { CAPABILITY_MODULES } from '../capabilities/registry';
+import { CAPABILITIES, type CapabilityName, type Config } from '../config/schema';
+import { systemClock } from '../core/clock';
+import type { AlarmStateReader } from '../engine/auto-failback';
+import type { CapabilitySource } from '../engine/capability';
+import type { ControlPlane } from '../engine/engine';
+import type { Notifier } from '../notify/slack';
+import { type ClientKit, createClientKit } from './client-kit';
+import { capabilitySource, cloudWatchAlarmStates, createControlPlane, slackNotifier } from './control-plane';
 
 const lambdaEnvironment = z.object({
   AWS_REGION: z.string().min(1),
   /** ARN of the secret holding the Slack webhook URL (the URL itself never reaches the environment). */
   SLACK_WEBHOOK_SECRET_ARN: z.string().min(1).optional(),
+  /** The capability a resource-event function serves (infra/understudy-stack.ts sets it). */
+  UNDERSTUDY_CAPABILITY: z.string().optional(),
 });
 
-export const logger = new Logger({ serviceName: 'understudy' });
-
-/** The config esbuild bundled into this function, validated again: every function reads it this way. */
-export const bundledConfig = (): Config => {
-  if (typeof __UNDERSTUDY_CONFIG__ !== 'string') {
-    throw new Error('this bundle carries no understudy config: build it with the understudy CDK stack');
-  }
-  return parseConfig(JSON.parse(__UNDERSTUDY_CONFIG__), 'bundled understudy config');
-};
-
-interface ColdStart {
+/** What a container keeps across invocations: config, clients, capabilities and the Slack secret cache. */
+interface Container {
   readonly config: Config;
-  readonly clients: AwsClients;
-  readonly slackWebhookSecret: string | undefined;
+  readonly clients: ClientKit;
+  readonly notifier: Notifier;
+  readonly capabilities: CapabilitySource;
+  readonly capability: string | undefined;
 }
 
-let coldStart: ColdStart | undefined;
+let container: Container | undefined;
 
-/** Validates environment and config once per container; clients are reused across invocations. */
-const initialise = (): ColdStart => {
-  if (coldStart) return coldStart;
+/** Validates environment and config once per container; everything else is created on first use. */
+const initialise = (): Container => {
+  if (container) return container;
   const env = lambdaEnvironment.parse(process.env);
   const config = bundledConfig();
-  coldStart = {
+  const clients = createClientKit({ region: env.AWS_REGION });
+  container = {
     config,
-    clients: createAwsClients({ region: env.AWS_REGION }),
-    slackWebhookSecret: env.SLACK_WEBHOOK_SECRET_ARN,
+    clients,
+    notifier: slackNotifier(config, clients, logger, env.SLACK_WEBHOOK_SECRET_ARN),
+    capabilities: capabilitySource(CAPABILITY_MODULES, {
+      config,
+      clients,
+      clock: systemClock,
+      log: logger,
+      newId: randomUUID,
+      changeVerify: { verifyAttempts: 10, verifyIntervalMs: 3_000 },
+    }),
+    capability: env.UNDERSTUDY_CAPABILITY,
   };
-  return coldStart;
+  return container;
 };
 
 let alarmStates: AlarmStateReader | undefined;
 
-/** The automatic-failback alarm reader, on the container's own CloudWatch client. */
+/** The automatic-failback alarm reader, on the container's own CloudWatch clients. */
 export const lambdaAlarmStates = (): AlarmStateReader => {
-  alarmStates ??= cloudWatchAlarmStates(initialise().clients.cloudwatch);
+  alarmStates ??= cloudWatchAlarmStates(initialise().clients);
   return alarmStates;
 };
 
-/** A fresh control plane per invocation (its own Reporter), on the container's clients. */
-export const lambdaControlPlane = (): ControlPlane => {
-  const { config, clients, slackWebhookSecret } = initialise();
-  return createControlPlane({ config, clients, log: logger, slackWebhookSecret });
+/** The capability a resource-event function serves, from its environment. */
+export const lambdaCapability = (): CapabilityName => {
+  const { capability } = initialise();
+  const known = CAPABILITIES.find((c) => c === capability);
+  if (!known) throw new Error(`UNDERSTUDY_CAPABILITY must name a capability (${CAPABILITIES.join(', ')})`);
+  return known;
+};
+
+/**
+ * How long before the function's timeout a run stops starting new work: enough for the step in
+ * flight (an SDK call with its retries, a bounded verify) and the status, audit and Slack writes.
+ */
+export const DEADLINE_MARGIN_MS = 15_000;
+
+/** A fresh control plane per invocation (its own Reporter and deadline), on the container's clients. */
+export const lambdaControlPlane = (remainingMs?: () => number): ControlPlane => {
+  const { config, clients, notifier, capabilities } = initialise();
+  const remaining = remainingMs?.();
+  return createControlPlane({
+    config,
+    clients,
+    log: logger,
+    notifier,
+    capabilities,
+    deadline: remaining === undefined ? undefined : new Date(Date.now() + remaining - DEADLINE_MARGIN_MS),
+  });
 };

@@ -1,10 +1,10 @@
-import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { SdkClient } from './client-kit';
 
 /**
  * Spaces out requests from this process to at most `perSecond`, retries included. Route 53 allows
  * 5 requests per second per account for everyone and everything in it; we keep well under that.
  */
-export const withRequestBudget = <C extends Pick<Route53Client, 'middlewareStack'>>(
+export const withRequestBudget = <C extends Pick<SdkClient, 'middlewareStack'>>(
   client: C,
   perSecond: number,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -12,7 +12,7 @@ export const withRequestBudget = <C extends Pick<Route53Client, 'middlewareStack
   const spacingMs = 1000 / perSecond;
   let nextSlot = 0;
   client.middlewareStack.add(
-    (next) => async (args) => {
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
       const now = Date.now();
       const slot = Math.max(now, nextSlot);
       nextSlot = slot + spacingMs;

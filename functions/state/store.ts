@@ -1,8 +1,9 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { CapabilityName } from '../config/schema';
 import { classifyAwsError } from '../core/errors';
 import { type CapabilityStatus, type DesiredState, initialDesiredState } from '../core/types';
+import { sdkErrorName } from '../runtime/client-kit';
 
 /** One line of the append-only audit log: what was seen, decided or done, and why. */
 export interface AuditEntry {
@@ -35,14 +36,27 @@ const auditPk = (service: string) => `AUDIT#${service}`;
 const STATE_SK = 'STATE';
 const statusSk = (capability: CapabilityName) => `CAP#${capability}`;
 
+/** The control plane's memory, as the engine, triggers and CLI use it. */
+export interface StateStore {
+  readService(service: string): Promise<ServiceRecord>;
+  /** The current epoch, read consistently: the fence checked before every mutating call. */
+  readEpoch(service: string): Promise<number>;
+  /** Writes a transition only if the epoch is still `expectedEpoch`; false when another writer won. */
+  writeTransition(expectedEpoch: number, next: DesiredState): Promise<boolean>;
+  writeStatus(service: string, status: CapabilityStatus): Promise<void>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Newest first. */
+  readAudit(service: string, limit?: number): Promise<AuditEntry[]>;
+}
+
 /**
- * The control plane's only memory. Layout (one table, pk/sk):
+ * The control plane's only memory, in DynamoDB. Layout (one table, pk/sk):
  *   SERVICE#<name> / STATE        desired state; written only by conditional transitions
  *   SERVICE#<name> / CAP#<cap>    each reconciler's progress; written only when it changes
  *   AUDIT#<name>   / <time>#<id>  audit log, expiring through the table's TTL on `expiresAt`
  * Reading a service is one Query; audit items live under their own key so they never slow it down.
  */
-export class StateStore {
+export class DynamoStateStore implements StateStore {
   private readonly doc: DynamoDBDocumentClient;
 
   constructor(
@@ -109,8 +123,7 @@ export class StateStore {
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      if ((error as Error)?.name === 'ConditionalCheckFailedException') return false;
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return false;
       throw classifyAwsError('DynamoDB PutItem (transition)', error);
     }
   }

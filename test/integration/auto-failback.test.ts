@@ -47,14 +47,14 @@ const autoFailbackConfig = (base: Config): Config =>
 const controlPlane = (): ControlPlane =>
   createControlPlane({
     config,
-    clients: local.clients,
+    clients: local.clients.kit,
     log: local.log,
     clock: local.clock,
-    dnsVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
+    changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
   });
 
 const alarmStates = (): AlarmStateReader => {
-  const real = cloudWatchAlarmStates(local.clients.cloudwatch);
+  const real = cloudWatchAlarmStates(local.clients.kit);
   return async (region, names) => {
     describeAlarmsCalls++;
     const observed = await real(region, names);

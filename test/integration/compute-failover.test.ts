@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { QUARANTINE_TAG } from '../../functions/capabilities/compute/config';
-import { createInstanceEventHandler } from '../../functions/capabilities/compute/event-handler';
 import {
   instanceStateEvent,
   type LocalCompute,
@@ -14,6 +13,7 @@ import { localLambdaContext as lambdaContext } from '../../functions/drill/lambd
 import { countCalls } from '../../functions/drill/local-aws';
 import { createAlarmHandler } from '../../functions/handlers/alarm';
 import { createReconcileHandler } from '../../functions/handlers/reconcile';
+import { createResourceEventHandler } from '../../functions/handlers/resource-event';
 import type { AlarmOutcome } from '../../functions/trigger/handle-alarm';
 
 const endpoint = inject('motoEndpoint');
@@ -269,14 +269,16 @@ describe('compute failover against the local AWS', () => {
     await deliver(serverAlarmEvent(primaries[0] as string, local.clock.now()));
     expect((await local.instance(standbys[0] as string)).state).toBe('running');
 
-    const reports = (await createInstanceEventHandler(() => local.controlPlane())(
-      instanceStateEvent(standbys[0] as string, 'running', local.clock.now()),
-      lambdaContext,
-    )) as { phase: string }[];
-    const ignored = await createInstanceEventHandler(() => local.controlPlane())(
-      { source: 'aws.ec2', detail: 'not an event' },
-      lambdaContext,
-    );
+    const reports = (await createResourceEventHandler(
+      () => local.controlPlane(),
+      () => 'compute',
+    )(instanceStateEvent(standbys[0] as string, 'running', local.clock.now()), lambdaContext)) as {
+      phase: string;
+    }[];
+    const ignored = await createResourceEventHandler(
+      () => local.controlPlane(),
+      () => 'compute',
+    )({ source: 'aws.ec2', detail: 'not an event' }, lambdaContext);
 
     expect(reports.map((r) => r.phase)).toEqual(['waiting']);
     expect(await local.members()).toContain(standbys[0]);

@@ -1,7 +1,8 @@
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { DnsRecordConfig } from '../../functions/capabilities/dns/config';
 import { desiredRecordSets } from '../../functions/capabilities/dns/planner';
-import type { DnsRecordConfig, ServiceConfig } from '../../functions/config/schema';
+import type { ServiceConfig } from '../../functions/config/schema';
 import { localLambdaContext as lambdaContext } from '../../functions/drill/lambda-context';
 import {
   alarmStateChangeEvent,

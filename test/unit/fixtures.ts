@@ -2,6 +2,8 @@
  * Shared test doubles for the unit tests: a controllable clock, a recording log, an in-memory
  * StateStore with real compare-and-set semantics, a scriptable capability, configs and events.
  */
+
+import { CAPABILITY_MODULES } from '../../functions/capabilities/registry';
 import type { CapabilityName, Config, ConfigInput, ServiceConfig } from '../../functions/config/schema';
 import { parseConfig } from '../../functions/config/schema';
 import type { Clock } from '../../functions/core/clock';
@@ -138,7 +140,7 @@ type StoreOp = 'readService' | 'readEpoch' | 'writeTransition' | 'writeStatus' |
  * In-memory StateStore with the real store's contract: a transition is written only if the stored
  * epoch is still the expected one; reads return copies, as DynamoDB would.
  */
-export class FakeStore {
+export class FakeStore implements StateStore {
   readonly desired = new Map<string, DesiredState>();
   readonly statuses = new Map<string, Partial<Record<CapabilityName, CapabilityStatus>>>();
   readonly audit: AuditEntry[] = [];
@@ -309,9 +311,9 @@ export const testControlPlane = (options: {
   const notifier = options.notifier ?? new RecordingNotifier();
   return {
     config: options.config,
-    // The engine only uses the store's public methods; the fake implements all of them.
-    store: store as unknown as StateStore,
-    capabilities: options.capability ? { dns: options.capability as Capability } : {},
+    modules: CAPABILITY_MODULES,
+    store,
+    capability: async (name) => (name === 'dns' ? (options.capability as Capability | undefined) : undefined),
     reporter: new Reporter(store, notifier, log),
     clock,
     log,

@@ -8,9 +8,9 @@ import { runCommand } from '../../cli/commands';
 import { type DrillContext, type DrillScenario, drillLambdaContext } from '../../drill/timeline';
 import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
+import { createResourceEventHandler } from '../../handlers/resource-event';
 import type { AlarmOutcome } from '../../trigger/handle-alarm';
 import { QUARANTINE_TAG } from './config';
-import { createInstanceEventHandler } from './event-handler';
 import {
   instanceStateEvent,
   type LocalCompute,
@@ -101,10 +101,10 @@ export const computeDrill: DrillScenario = {
         const [outcome] = await invokeAlarm(serviceAlarmEvent(l.clock.now()));
         const stopped = standbys[standbys.length - 1]; // provisioned stopped: the alarm's step started it
         // The stopped spare is started by the alarm's own step; its "running" event reconciles at once.
-        const reports = await createInstanceEventHandler(() => l.controlPlane())(
-          instanceStateEvent(stopped as string, 'running', l.clock.now()),
-          drillLambdaContext,
-        );
+        const reports = await createResourceEventHandler(
+          () => l.controlPlane(),
+          () => 'compute',
+        )(instanceStateEvent(stopped as string, 'running', l.clock.now()), drillLambdaContext);
         const runs = await converge();
         const members = await l.members();
         const ok = outcome?.kind === 'transitioned' && runs > 0 && members.join() === [...standbys].join();

@@ -1,5 +1,5 @@
 import {
-  type AutoScalingClient,
+  AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
   SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -7,7 +7,7 @@ import {
   CreateTagsCommand,
   DeleteTagsCommand,
   DescribeInstancesCommand,
-  type EC2Client,
+  EC2Client,
   type Filter,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -15,12 +15,13 @@ import {
 import {
   DeregisterTargetsCommand,
   DescribeTargetHealthCommand,
-  type ElasticLoadBalancingV2Client,
+  ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ServiceConfig } from '../../config/schema';
 import { classifyAwsError, TerminalError } from '../../core/errors';
 import type { ActionResult, Capability } from '../../engine/capability';
+import type { CapabilityContext } from '../../engine/module';
 import type { InstanceSelector } from './config';
 import {
   type ComputeAction,
@@ -266,3 +267,11 @@ export const computeCapability = (clients: ComputeClients): Capability<ComputeOb
     }
   },
 });
+
+/** The compute capability on the container's clients; loaded only when a function reconciles compute. */
+export const createComputeCapability = ({ clients }: CapabilityContext) =>
+  computeCapability({
+    ec2: clients.client(EC2Client),
+    elbv2: clients.client(ElasticLoadBalancingV2Client),
+    autoScaling: clients.client(AutoScalingClient),
+  });

@@ -1,11 +1,12 @@
 import * as z from 'zod';
 import type { Config, ServiceConfig } from '../../config/schema';
-import { type CapabilityReport, type ControlPlane, reconcileService } from '../../engine/engine';
+
+export const INSTANCE_EVENT_DETAIL_TYPE = 'EC2 Instance State-change Notification';
 
 /** EventBridge "EC2 Instance State-change Notification", as AWS emits it (only the fields we rely on). */
 export const instanceStateChangeSchema = z.object({
   source: z.literal('aws.ec2'),
-  'detail-type': z.literal('EC2 Instance State-change Notification'),
+  'detail-type': z.literal(INSTANCE_EVENT_DETAIL_TYPE),
   account: z.string(),
   region: z.string(),
   time: z.iso.datetime(),
@@ -65,23 +66,4 @@ export const classifyInstanceEvent = (raw: unknown, config: Config, now: Date): 
     return { kind: 'ignore', reason: `instance ${instanceId} is no server of any protected service` };
   }
   return { kind: 'reconcile', instanceId, state: event.detail.state, services };
-};
-
-/**
- * An instance changed state (e.g. a standby we started is now running): take the next compute step
- * of the services concerned at once instead of waiting for the schedule. Dry-run services only plan.
- */
-export const handleInstanceEvent = async (cp: ControlPlane, raw: unknown): Promise<CapabilityReport[]> => {
-  const verdict = classifyInstanceEvent(raw, cp.config, cp.clock.now());
-  if (verdict.kind === 'ignore') {
-    cp.log.info('instance event ignored', { reason: verdict.reason });
-    return [];
-  }
-  const reports: CapabilityReport[] = [];
-  for (const service of verdict.services) {
-    reports.push(
-      ...(await reconcileService(cp, service, ['compute'], { dryRun: service.mode === 'dry-run' })),
-    );
-  }
-  return reports;
 };

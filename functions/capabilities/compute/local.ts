@@ -13,6 +13,7 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { type Config, type ConfigInput, parseConfig } from '../../config/schema';
+import type { AwsClients } from '../../drill/local-aws';
 import {
   alarmStateChangeEvent,
   createSlackSecret,
@@ -25,7 +26,7 @@ import {
 import { manualClock, recordingLog } from '../../drill/local-control-plane';
 import { type SlackSink, startSlackSink } from '../../drill/slack-sink';
 import type { ControlPlane } from '../../engine/engine';
-import { type AwsClients, createControlPlane } from '../../runtime/control-plane';
+import { createControlPlane } from '../../runtime/control-plane';
 
 export const SERVICE_ALARM = 'web-tier-unhealthy';
 export const serverAlarmName = (instanceId: string) => `web-${instanceId}-status-check-failed`;
@@ -264,7 +265,7 @@ export const startLocalCompute = async (
     clock,
     log,
     health,
-    controlPlane: () => createControlPlane({ config: topology.config, clients, log, clock }),
+    controlPlane: () => createControlPlane({ config: topology.config, clients: clients.kit, log, clock }),
     async members() {
       const out = await clients.elbv2.send(
         new DescribeTargetHealthCommand({ TargetGroupArn: topology.targetGroupArn }),

@@ -31,6 +31,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import type { ConfigInput } from '../../config/schema';
 import { type Config, parseConfig } from '../../config/schema';
+import type { AwsClients } from '../../drill/local-aws';
 import {
   countCalls,
   createSlackSecret,
@@ -41,7 +42,7 @@ import {
 import { manualClock, recordingLog } from '../../drill/local-control-plane';
 import { type SlackSink, startSlackSink } from '../../drill/slack-sink';
 import type { ControlPlane } from '../../engine/engine';
-import { type AwsClients, createControlPlane } from '../../runtime/control-plane';
+import { createControlPlane } from '../../runtime/control-plane';
 
 export const DB_PRIMARY = 'shop-db';
 export const DB_REPLICA = 'shop-db-replica';
@@ -252,10 +253,10 @@ export const startDatabaseControlPlane = async (
     controlPlane: () =>
       createControlPlane({
         config,
-        clients,
+        clients: clients.kit,
         log,
         clock,
-        dnsVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
+        changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
       }),
     endpointTarget: async () => {
       const out = await clients.route53.send(

@@ -1,4 +1,4 @@
-import { type CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
   CreateDBInstanceReadReplicaCommand,
   type DBInstance,
@@ -9,7 +9,7 @@ import {
   FailoverGlobalClusterCommand,
   ModifyDBInstanceCommand,
   PromoteReadReplicaCommand,
-  type RDSClient,
+  RDSClient,
   StopDBInstanceCommand,
   SwitchoverGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
@@ -17,7 +17,7 @@ import {
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
   ListResourceRecordSetsCommand,
-  type Route53Client,
+  Route53Client,
 } from '@aws-sdk/client-route-53';
 import type { ServiceConfig } from '../../config/schema';
 import type { Clock } from '../../core/clock';
@@ -25,6 +25,7 @@ import { classifyAwsError, SupersededError } from '../../core/errors';
 import type { Log } from '../../core/log';
 import { type CapabilityStatus, otherSite, type Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
+import type { CapabilityContext } from '../../engine/module';
 import type { DatabaseConfig } from './config';
 import {
   type DatabaseAction,
@@ -411,3 +412,16 @@ export const databaseCapability = (
 
   return { name: 'database', observe, plan: planDatabase, execute };
 };
+
+/** The database capability on the container's clients; loaded only when a function reconciles databases. */
+export const createDatabaseCapability = ({ config, clients, clock, log, changeVerify }: CapabilityContext) =>
+  databaseCapability(
+    {
+      rds: (region) => clients.client(RDSClient, region),
+      cloudwatch: (region) => clients.client(CloudWatchClient, region),
+      route53: clients.client(Route53Client),
+    },
+    clock,
+    log,
+    { homeRegion: config.controlPlane.region, ...changeVerify },
+  );

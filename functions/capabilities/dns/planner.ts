@@ -1,6 +1,7 @@
-import type { DnsRecordConfig, RecordSide, ServiceConfig } from '../../config/schema';
+import type { ServiceConfig } from '../../config/schema';
 import { otherSite, type Site } from '../../core/types';
 import type { CapabilityPlan, PlanInput, PlannedAction } from '../../engine/capability';
+import type { DnsRecordConfig, RecordSide } from './config';
 
 /** A Route 53 record set as observed or desired, in the planner's own terms (no SDK types). */
 export interface RecordSet {

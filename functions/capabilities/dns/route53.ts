@@ -4,7 +4,7 @@ import {
   GetHealthCheckStatusCommand,
   ListResourceRecordSetsCommand,
   type ResourceRecordSet,
-  type Route53Client,
+  Route53Client,
   type RRType,
 } from '@aws-sdk/client-route-53';
 import type { ServiceConfig } from '../../config/schema';
@@ -12,6 +12,7 @@ import type { Clock } from '../../core/clock';
 import { classifyAwsError } from '../../core/errors';
 import type { CapabilityStatus, Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
+import type { CapabilityContext } from '../../engine/module';
 import {
   type ChangeRecordSetsAction,
   type DnsObserved,
@@ -180,3 +181,7 @@ export const dnsCapability = (
     },
   };
 };
+
+/** The DNS capability on the container's clients; loaded only when a function reconciles DNS. */
+export const createDnsCapability = ({ clients, clock, changeVerify }: CapabilityContext) =>
+  dnsCapability(clients.client(Route53Client), clock, changeVerify);

@@ -1,8 +1,9 @@
-import { DeleteObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeActiveReceiptRuleSetCommand,
   DescribeReceiptRuleCommand,
-  type SESClient,
+  SESClient,
   SetActiveReceiptRuleSetCommand,
   UpdateReceiptRuleCommand,
 } from '@aws-sdk/client-ses';
@@ -12,6 +13,7 @@ import { classifyAwsError } from '../../core/errors';
 import type { Log } from '../../core/log';
 import type { Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
+import type { CapabilityContext } from '../../engine/module';
 import { receiptRuleName, receiptRuleSetName } from './config';
 import { messageBackoffMs, primaryBackoffMs } from './held';
 import {
@@ -26,7 +28,7 @@ import {
   planMail,
 } from './planner';
 import { type Envelope, type SendResult, SmtpConnectionError, SmtpSession, type SmtpTarget } from './smtp';
-import type { MailStore } from './store';
+import { MailStore } from './store';
 
 /** The SMTP side, injectable so unit tests can script the primary. */
 export interface SmtpConnector {
@@ -352,3 +354,17 @@ export const mailCapability = (
     },
   };
 };
+
+/** The mail capability on the container's clients; loaded only when a function reconciles mail. */
+export const createMailCapability = ({ config, clients, clock, log, newId, tuning }: CapabilityContext) =>
+  mailCapability(
+    {
+      s3: clients.client(S3Client),
+      ses: clients.client(SESClient),
+      store: new MailStore(clients.client(DynamoDBClient), config.controlPlane.stateTableName),
+      clock,
+      log,
+      newId,
+    },
+    { stackName: config.controlPlane.stackName, ...(tuning?.mail as Partial<MailCapabilityOptions>) },
+  );

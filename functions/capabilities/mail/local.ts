@@ -13,6 +13,7 @@ import { CreateReceiptRuleCommand, CreateReceiptRuleSetCommand } from '@aws-sdk/
 import { type Config, parseConfig } from '../../config/schema';
 import { localLambdaContext as lambdaContext } from '../../drill/lambda-context';
 import {
+  type AwsClients,
   createSlackSecret,
   createStateTable,
   LOCAL_REGION,
@@ -22,7 +23,8 @@ import {
 import { manualClock, recordingLog } from '../../drill/local-control-plane';
 import { type SlackSink, startSlackSink } from '../../drill/slack-sink';
 import type { ControlPlane } from '../../engine/engine';
-import { type AwsClients, type ControlPlaneOptions, createControlPlane } from '../../runtime/control-plane';
+import { createControlPlane } from '../../runtime/control-plane';
+import type { MailCapabilityOptions } from './capability';
 import { heldMailPrefix, receiptRuleName, receiptRuleSetName } from './config';
 import type { LocalPrimary } from './local-primary';
 import type { RecordOutcome } from './recorder';
@@ -156,7 +158,7 @@ export const mailConfig = (primary: Pick<LocalPrimary, 'host' | 'port'>, slackSe
 export const startLocalMail = async (
   endpoint: string,
   primary: LocalPrimary,
-  options: { readonly mail?: ControlPlaneOptions['mail']; readonly maxAttempts?: number } = {},
+  options: { readonly mail?: Partial<MailCapabilityOptions>; readonly maxAttempts?: number } = {},
 ): Promise<LocalMail> => {
   const clients = localAwsClients(endpoint, options.maxAttempts);
   const sink = await startSlackSink();
@@ -216,10 +218,10 @@ export const startLocalMail = async (
     controlPlane: () =>
       createControlPlane({
         config,
-        clients,
+        clients: clients.kit,
         log,
         clock,
-        mail: { smtpTimeoutMs: 5_000, ...options.mail },
+        tuning: { mail: { smtpTimeoutMs: 5_000, ...options.mail } },
       }),
     async receive(message) {
       await clients.s3.send(

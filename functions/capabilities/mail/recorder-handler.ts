@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { bundledConfig, logger } from '../../runtime/lambda';
+import { bundledConfig, logger } from '../../runtime/bundled-config';
 import { type RecorderDependencies, recordHeldMail } from './recorder';
 import { MailStore } from './store';
 

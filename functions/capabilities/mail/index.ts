@@ -1,0 +1,14 @@
+import type { CapabilityModule } from '../../engine/module';
+import { mailConfigIssues, mailSection } from './config';
+
+/** Mail: SES as a backup MX that holds inbound mail while the primary is down and hands it back. */
+export const mailModule: CapabilityModule<'mail', typeof mailSection> = {
+  name: 'mail',
+  summary: 'hold inbound mail at SES (backup MX) and hand it back to the primary, losing none',
+  section: mailSection,
+  configIssues: mailConfigIssues,
+  // Holding mail moves no traffic and loses nothing: an OK hands it back at once (delivery still
+  // waits for the primary to answer SMTP), and a sick primary is never sent mail because of a cooldown.
+  alarms: { onOk: 'move-back', cooldownExempt: true },
+  create: async (context) => (await import('./capability')).createMailCapability(context),
+};
