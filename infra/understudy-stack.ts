@@ -1,11 +1,11 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { ComputeFailover } from '../functions/capabilities/compute/infra';
-import { DatabaseFailover } from '../functions/capabilities/database/infra';
-import { DnsFailover } from '../functions/capabilities/dns/infra';
-import { MailFailover, mailServicesOf } from '../functions/capabilities/mail/infra';
-import type { Config } from '../functions/config/schema';
+import { CAPABILITY_MODULES } from '../functions/capabilities/registry';
+import type { CapabilityName, Config, ServiceConfig } from '../functions/config/schema';
+import type { CapabilityModule } from '../functions/engine/module';
 import { AlarmTrigger, alarmNamesOf } from './alarm-trigger';
+import { CAPABILITY_INFRA } from './capabilities';
+import type { CapabilityInfra, CapabilityResources } from './capability-infra';
 import type { ControlFunction } from './control-function';
 import { Notifications } from './notifications';
 import { Reconciler } from './reconciler';
@@ -14,11 +14,25 @@ import { StateStore } from './state-store';
 export interface UnderstudyStackProps extends StackProps {
   /** The validated config (functions/config/load.ts); the stack's env comes from its controlPlane. */
   readonly config: Config;
+  /**
+   * The capability modules and their infrastructure.
+   * @default the registries (functions/capabilities/registry.ts, infra/capabilities.ts)
+   */
+  readonly modules?: readonly CapabilityModule[];
+  readonly infra?: Readonly<Record<string, CapabilityInfra>>;
 }
 
+/** The capabilities a service configures, among these modules, in registry order. */
+const sectionsOf = (service: ServiceConfig, modules: readonly CapabilityModule[]): CapabilityName[] =>
+  modules
+    .map((m) => m.name as CapabilityName)
+    .filter((name) => (service as Record<string, unknown>)[name] !== undefined);
+
 /**
- * The control plane: one state table, an alarm trigger, a reconcile schedule, and each capability's
- * permissions granted to both functions.
+ * The control plane: one state table, an alarm trigger, a reconcile schedule, and each configured
+ * capability's own resources. Every function is granted only what it runs: the schedule reconciles
+ * every capability, the alarm function those some alarm moves, a capability's event function only
+ * that capability, and the mail recorder only its bucket prefix and table writes.
  *
  * Safety property: this stack creates no Route 53 record sets (or anything else the control plane
  * flips). The reconciler UPSERTs the configured records itself, so CloudFormation never owns them
@@ -27,16 +41,11 @@ export interface UnderstudyStackProps extends StackProps {
 export class UnderstudyStack extends Stack {
   readonly stateStore: StateStore;
   readonly notifications: Notifications;
-  readonly dnsFailover: DnsFailover;
-  /** The database capability's permissions, RDS event rule and function (absent without a database). */
-  readonly databaseFailover: DatabaseFailover;
-  /** The compute capability's permissions, EC2 state-change rule and function (absent without compute). */
-  readonly computeFailover: ComputeFailover;
-  /** SES as backup MX: held-mail bucket, receipt rules and recorder (absent without a mail section). */
-  readonly mailFailover: MailFailover | undefined;
   readonly reconciler: Reconciler;
   /** Absent when no service configures an alarm: failovers are then started by an operator only. */
   readonly alarmTrigger: AlarmTrigger | undefined;
+  /** What each configured capability deployed, by capability name. */
+  readonly capabilities: ReadonlyMap<string, CapabilityResources>;
 
   constructor(scope: Construct, id: string, props: UnderstudyStackProps) {
     const { config } = props;
@@ -45,36 +54,58 @@ export class UnderstudyStack extends Stack {
       ...props,
       env: props.env ?? { account: config.controlPlane.account, region: config.controlPlane.region },
     });
+    const modules = props.modules ?? CAPABILITY_MODULES;
+    const infra: Readonly<Record<string, CapabilityInfra>> = props.infra ?? CAPABILITY_INFRA;
 
     this.stateStore = new StateStore(this, 'State', { config });
     this.notifications = new Notifications(this, 'Notifications', { config });
-    this.dnsFailover = new DnsFailover(this, 'DnsFailover', { config });
-    this.databaseFailover = new DatabaseFailover(this, 'DatabaseFailover', { config });
-    this.computeFailover = new ComputeFailover(this, 'ComputeFailover', { config });
-    this.mailFailover =
-      mailServicesOf(config).length > 0
-        ? new MailFailover(this, 'MailFailover', { config, table: this.stateStore.table })
-        : undefined;
+
+    const configured = new Set(config.services.flatMap((svc) => sectionsOf(svc, modules)));
+    const capabilities = new Map<string, CapabilityResources>();
+    for (const module of modules) {
+      if (!configured.has(module.name as CapabilityName)) continue;
+      const deploy = infra[module.name];
+      if (!deploy) throw new Error(`capability "${module.name}" has no entry in infra/capabilities.ts`);
+      capabilities.set(module.name, deploy.deploy(this, { config, table: this.stateStore.table }));
+    }
+    this.capabilities = capabilities;
+
     this.reconciler = new Reconciler(this, 'Reconciler', { config });
     this.alarmTrigger =
       alarmNamesOf(config).length > 0 ? new AlarmTrigger(this, 'AlarmTrigger', { config }) : undefined;
 
-    const functions: [string, ControlFunction][] = [['Reconcile', this.reconciler.handler]];
-    if (this.alarmTrigger) functions.push(['Alarm', this.alarmTrigger.handler]);
-    if (this.databaseFailover.eventHandler) functions.push(['RdsEvent', this.databaseFailover.eventHandler]);
-    if (this.computeFailover.eventHandler) functions.push(['Ec2Event', this.computeFailover.eventHandler]);
-
-    for (const [name, fn] of functions) {
+    // Which capabilities each engine function runs.
+    const alarmMoves = new Set(
+      config.services.flatMap((svc) =>
+        svc.alarms.length === 0
+          ? []
+          : svc.alarms.flatMap((alarm) => alarm.capabilities ?? sectionsOf(svc, modules)),
+      ),
+    );
+    const engineFunctions: [string, ControlFunction, readonly string[]][] = [
+      ['Reconcile', this.reconciler.handler, [...capabilities.keys()]],
+    ];
+    if (this.alarmTrigger) {
+      engineFunctions.push([
+        'Alarm',
+        this.alarmTrigger.handler,
+        [...capabilities.keys()].filter((c) => alarmMoves.has(c as CapabilityName)),
+      ]);
+    }
+    for (const [name, resources] of capabilities) {
+      resources.engineFunctions.forEach((fn, i) => {
+        engineFunctions.push([`${pascal(name)}Event${i > 0 ? i + 1 : ''}`, fn, [name]]);
+      });
+    }
+    for (const [name, fn, runs] of engineFunctions) {
       this.stateStore.table.grantReadWriteData(fn);
       this.notifications.notifyFrom(fn);
-      this.dnsFailover.grantFailover(fn);
-      this.mailFailover?.grantHandBack(fn);
-      this.databaseFailover.grantFailover(fn);
-      this.computeFailover.grantFailover(fn);
-      new CfnOutput(this, `${name}FunctionName`, { value: fn.functionName });
-      new CfnOutput(this, `${name}DeadLetterQueueUrl`, {
-        value: fn.failureQueue.queueUrl,
-        description: `Failed ${name.toLowerCase()} invocations and undeliverable events`,
+      for (const capability of runs) capabilities.get(capability)?.grantReconcile(fn);
+      this.outputs(name, fn);
+    }
+    for (const [name, resources] of capabilities) {
+      resources.otherFunctions.forEach((fn, i) => {
+        this.outputs(`${pascal(name)}${pascal(fn.node.id)}${i > 0 ? i + 1 : ''}`, fn);
       });
     }
     new CfnOutput(this, 'StateTableName', { value: this.stateStore.table.tableName });
@@ -83,4 +114,15 @@ export class UnderstudyStack extends Stack {
       description: 'The secret whose value is the Slack incoming-webhook URL',
     });
   }
+
+  private outputs(name: string, fn: ControlFunction): void {
+    new CfnOutput(this, `${name}FunctionName`, { value: fn.functionName });
+    new CfnOutput(this, `${name}DeadLetterQueueUrl`, {
+      value: fn.failureQueue.queueUrl,
+      description: `Failed ${name} invocations and undeliverable events`,
+    });
+  }
 }
+
+const pascal = (name: string): string =>
+  name.replace(/(^|[-_ ])([a-z])/g, (_m, _s, c: string) => c.toUpperCase()).replace(/[^A-Za-z0-9]/g, '');

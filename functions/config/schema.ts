@@ -61,7 +61,7 @@ export const buildConfigSchema = <const M extends readonly CapabilityModule[]>(m
   type Name = M[number]['name'];
   const names = modules.map((m) => m.name) as unknown as readonly [Name, ...Name[]];
   /** Modules whose per-server alarms replace one server instead of moving the service. */
-  const perServer = modules.filter((m) => m.alarms?.instanceParam !== undefined).map((m) => m.name);
+  const perServer = modules.filter((m) => m.alarms?.perServer !== undefined).map((m) => m.name);
   const sections = Object.fromEntries(modules.map((m) => [m.name, m.section.optional()])) as SectionShape<M>;
 
   const alarmTrigger = z.strictObject({
@@ -242,5 +242,10 @@ export const alarmRegionOf = (
 ): string => alarm.region ?? config.controlPlane.region;
 
 /** The capabilities a service configures, in a stable order. */
-export const capabilitiesOf = (svc: ServiceConfig): CapabilityName[] =>
-  CAPABILITIES.filter((c) => (svc as Record<string, unknown>)[c] !== undefined);
+export const capabilitiesOf = (
+  svc: ServiceConfig,
+  modules: readonly CapabilityModule[] = CAPABILITY_MODULES,
+): CapabilityName[] =>
+  modules
+    .map((m) => m.name as CapabilityName)
+    .filter((c) => (svc as Record<string, unknown>)[c] !== undefined);

@@ -212,7 +212,7 @@ export const combineResults = (results: readonly ActionResult[]): ActionResult =
 export const reconcileService = async (
   cp: ControlPlane,
   service: ServiceConfig,
-  capabilities: readonly CapabilityName[] = capabilitiesOf(service),
+  capabilities: readonly CapabilityName[] = capabilitiesOf(service, cp.modules),
   options: { readonly dryRun?: boolean; readonly record?: ServiceRecord } = {},
 ): Promise<CapabilityReport[]> => {
   const record = options.record ?? (await cp.store.readService(service.name));

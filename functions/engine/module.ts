@@ -89,9 +89,13 @@ export interface AlarmBehaviour {
   readonly cooldownExempt?: boolean;
   /**
    * An alarm with `scope: instance` (one server) amends the intent on the primary with the server to
-   * replace, under this intent param, instead of moving the service.
+   * replace, under `param`, instead of moving the service.
    */
-  readonly instanceParam?: string;
+  readonly perServer?: {
+    readonly param: string;
+    /** Whether the server is one of the service's; undefined when the config cannot tell (tags). */
+    isServer(service: ServiceConfig, instanceId: string): boolean | undefined;
+  };
 }
 
 /** A verdict on one raw resource event: which services' capability to reconcile now, or why not. */

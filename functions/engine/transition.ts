@@ -75,7 +75,8 @@ export const planTransition = async (
   const record = await cp.store.readService(service.name);
   const decision = decideIntent(record.desired, request, service, cp.clock.now());
   const desired = decision.kind === 'transition' ? decision.next : record.desired;
-  const capabilities = request.capabilities.length > 0 ? request.capabilities : capabilitiesOf(service);
+  const capabilities =
+    request.capabilities.length > 0 ? request.capabilities : capabilitiesOf(service, cp.modules);
   const reports = await reconcileService(cp, service, capabilities, {
     dryRun: true,
     record: { desired, statuses: record.statuses },

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { CAPABILITY_MODULES } from '../capabilities/registry';
 import {
   alarmRegionOf,
   type CapabilityName,
@@ -6,6 +7,7 @@ import {
   capabilitiesOf,
   type ServiceConfig,
 } from '../config/schema';
+import type { CapabilityModule } from '../engine/module';
 
 const alarmState = z.object({
   value: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
@@ -86,7 +88,12 @@ export type AlarmVerdict =
  * Decides, per protected service, what an event means. Anything we do not recognise is ignored
  * with a reason: an unknown or malformed event is never acted on.
  */
-export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): AlarmVerdict[] => {
+export const classifyAlarmEvent = (
+  raw: unknown,
+  config: Config,
+  now: Date,
+  modules: readonly CapabilityModule[] = CAPABILITY_MODULES,
+): AlarmVerdict[] => {
   const parsed = alarmStateChangeSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues
@@ -139,20 +146,19 @@ export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): Ala
     );
     if (triggers.length === 0) continue;
     const capabilities = [
-      ...new Set(triggers.flatMap((t) => t.capabilities ?? capabilitiesOf(service))),
+      ...new Set(triggers.flatMap((t) => t.capabilities ?? capabilitiesOf(service, modules))),
     ] as CapabilityName[];
     const reason = `alarm ${alarmName} is ${state.value}${state.reason ? `: ${state.reason}` : ''}`;
     const kind = state.value === 'ALARM' ? 'alarm' : state.value === 'OK' ? 'recovered' : 'insufficient-data';
     if (triggers.every((t) => t.scope === 'instance')) {
       const instanceId = alarmInstanceId(event);
-      const known = [
-        ...(service.compute?.primaries.instanceIds ?? []),
-        ...(service.compute?.standbys.instanceIds ?? []),
-      ];
-      const byIds =
-        service.compute?.primaries.instanceIds !== undefined &&
-        service.compute.standbys.instanceIds !== undefined;
-      if (instanceId === undefined || (byIds && !known.includes(instanceId))) {
+      // The capability whose per-server alarms replace one server (the schema allows no other here).
+      const perServer = modules.find(
+        (m) => m.alarms?.perServer && (service as Record<string, unknown>)[m.name] !== undefined,
+      );
+      const known =
+        instanceId === undefined ? undefined : perServer?.alarms?.perServer?.isServer(service, instanceId);
+      if (perServer === undefined || instanceId === undefined || known === false) {
         verdicts.push({
           kind: 'ignore',
           service: service.name,
@@ -163,7 +169,14 @@ export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): Ala
         });
         continue;
       }
-      verdicts.push({ kind, service, capabilities: ['compute'], alarmName, reason, instanceId });
+      verdicts.push({
+        kind,
+        service,
+        capabilities: [perServer.name as CapabilityName],
+        alarmName,
+        reason,
+        instanceId,
+      });
       continue;
     }
     verdicts.push({ kind, service, capabilities, alarmName, reason });

@@ -1,4 +1,3 @@
-import { REPLACE_PARAM } from '../capabilities/compute/config';
 import type { TransitionRequest } from '../core/types';
 import { describePlan } from '../engine/describe';
 import type { ControlPlane } from '../engine/engine';
@@ -29,18 +28,23 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
   const source = `alarm:${verdict.alarmName}`;
   const at = now.toISOString();
 
-  // Mail is the one capability an OK moves back by itself: handing held mail back moves no traffic,
-  // and delivery still waits for the primary to answer SMTP. So no cooldown; the rest stays held.
-  if (verdict.kind === 'recovered' && service.mode === 'auto' && verdict.capabilities.includes('mail')) {
+  const behaviour = (capability: string) => cp.modules.find((m) => m.name === capability)?.alarms;
+  // A capability whose move costs no traffic (mail: handing held mail back) goes back on OK by itself,
+  // without a cooldown (delivery still waits for the primary to answer); the rest stays held.
+  const movesBack =
+    verdict.kind === 'recovered'
+      ? verdict.capabilities.filter((c) => behaviour(c)?.onOk === 'move-back')
+      : [];
+  if (movesBack.length > 0 && service.mode === 'auto') {
     const outcome = await requestTransition(cp, service, {
       service: service.name,
-      capabilities: ['mail'],
+      capabilities: movesBack,
       target: 'primary',
       requestedBy: source,
-      reason: `${verdict.reason}: hand held mail back to the primary`,
+      reason: `${verdict.reason}: move ${movesBack.join(', ')} back to the primary`,
       ignoreCooldown: true,
     });
-    if (verdict.capabilities.length === 1) return { service: service.name, ...outcome };
+    if (movesBack.length === verdict.capabilities.length) return { service: service.name, ...outcome };
   }
   if (verdict.kind !== 'alarm') {
     const record = await cp.store.readService(service.name);
@@ -65,29 +69,31 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
     return { kind: held ? 'held' : 'ignored', reason, service: service.name };
   }
 
-  // A per-server alarm moves nothing: it amends the compute intent on the primary with one more
-  // server to replace (functions/capabilities/compute/planner.ts), so the same alarm twice is unchanged.
-  const request: TransitionRequest = verdict.instanceId
-    ? {
-        service: service.name,
-        capabilities: verdict.capabilities,
-        target: 'primary',
-        requestedBy: source,
-        reason: `${verdict.reason}; replace server ${verdict.instanceId} with a spare`,
-        ignoreCooldown: false,
-        amend: true,
-        params: { [REPLACE_PARAM]: [verdict.instanceId] },
-      }
-    : {
-        service: service.name,
-        capabilities: verdict.capabilities,
-        target: 'standby',
-        requestedBy: source,
-        reason: verdict.reason,
-        // Holding mail at the backup MX moves no traffic and loses nothing, so a mail-only alarm is
-        // never held by the cooldown: a sick primary must not be sent mail because it recovered once.
-        ignoreCooldown: verdict.capabilities.every((c) => c === 'mail'),
-      };
+  // A per-server alarm moves nothing: it amends the intent on the primary with one more server to
+  // replace (the capability's planner does the swap), so the same alarm twice is unchanged.
+  const perServerParam = verdict.capabilities.map((c) => behaviour(c)?.perServer?.param).find(Boolean);
+  const request: TransitionRequest =
+    verdict.instanceId && perServerParam
+      ? {
+          service: service.name,
+          capabilities: verdict.capabilities,
+          target: 'primary',
+          requestedBy: source,
+          reason: `${verdict.reason}; replace server ${verdict.instanceId} with a spare`,
+          ignoreCooldown: false,
+          amend: true,
+          params: { [perServerParam]: [verdict.instanceId] },
+        }
+      : {
+          service: service.name,
+          capabilities: verdict.capabilities,
+          target: 'standby',
+          requestedBy: source,
+          reason: verdict.reason,
+          // A move that costs no traffic and loses nothing (holding mail at the backup MX) is never held
+          // by the cooldown: a sick primary must not be sent mail because it recovered once.
+          ignoreCooldown: verdict.capabilities.every((c) => behaviour(c)?.cooldownExempt === true),
+        };
   if (service.mode === 'auto') {
     return { service: service.name, ...(await requestTransition(cp, service, request)) };
   }

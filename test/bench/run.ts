@@ -13,10 +13,10 @@
 import { gzipSync } from 'node:zlib';
 import type { Context } from 'aws-lambda';
 import { build } from 'esbuild';
+import { type LocalControlPlane, startLocalControlPlane } from '../../functions/capabilities/dns/local';
 import { loadConfigFile } from '../../functions/config/load';
 import { startMoto } from '../../functions/drill/emulator';
 import { setAlarmAndBuildEvent } from '../../functions/drill/local-aws';
-import { type LocalControlPlane, startLocalControlPlane } from '../../functions/drill/local-control-plane';
 import { createAlarmHandler } from '../../functions/handlers/alarm';
 import { createReconcileHandler } from '../../functions/handlers/reconcile';
 import { lambdaBundling } from '../../infra/bundling';

@@ -37,9 +37,9 @@ describe('the bundled function code', () => {
     const functions: [string, ControlFunction | undefined][] = [
       ['alarm', synth.stack.alarmTrigger?.handler],
       ['reconcile', synth.stack.reconciler.handler],
-      ['rds-event', synth.stack.databaseFailover.eventHandler],
-      ['ec2-event', synth.stack.computeFailover.eventHandler],
-      ['mail-recorder', synth.stack.mailFailover?.recorder],
+      ['rds-event', synth.stack.capabilities.get('database')?.engineFunctions[0]],
+      ['ec2-event', synth.stack.capabilities.get('compute')?.engineFunctions[0]],
+      ['mail-recorder', synth.stack.capabilities.get('mail')?.otherFunctions[0]],
     ];
     bundles = functions.map(([name, fn]) => {
       if (!fn) throw new Error(`no ${name} function in the stack`);

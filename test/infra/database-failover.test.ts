@@ -96,7 +96,7 @@ describe('the database capability in the stack', () => {
         detail: { SourceIdentifier: ['ledger', 'ledger-1', 'ledger-2', 'orders-db', 'orders-db-replica'] },
       },
     });
-    expect(synth.stack.databaseFailover.eventHandler).toBeDefined();
+    expect(synth.stack.capabilities.get('database')?.engineFunctions).toHaveLength(1);
   });
 
   it('creates the replica-lag alarm only where the config asks', () => {

@@ -1,5 +1,6 @@
 import { DescribeAlarmsCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { type LocalControlPlane, startLocalControlPlane } from '../../functions/capabilities/dns/local';
 import { type Config, parseConfig, type ServiceConfig } from '../../functions/config/schema';
 import { localLambdaContext as lambdaContext } from '../../functions/drill/lambda-context';
 import {
@@ -10,7 +11,6 @@ import {
   LOCAL_REGION,
   supplyHealthCheckStatus,
 } from '../../functions/drill/local-aws';
-import { type LocalControlPlane, startLocalControlPlane } from '../../functions/drill/local-control-plane';
 import { type AlarmStateReader, AUTO_FAILBACK_SOURCE } from '../../functions/engine/auto-failback';
 import { type ControlPlane, reconcileService } from '../../functions/engine/engine';
 import { createAlarmHandler } from '../../functions/handlers/alarm';

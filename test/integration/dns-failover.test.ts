@@ -1,6 +1,7 @@
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { DnsRecordConfig } from '../../functions/capabilities/dns/config';
+import { type LocalControlPlane, startLocalControlPlane } from '../../functions/capabilities/dns/local';
 import { desiredRecordSets } from '../../functions/capabilities/dns/planner';
 import type { ServiceConfig } from '../../functions/config/schema';
 import { localLambdaContext as lambdaContext } from '../../functions/drill/lambda-context';
@@ -13,7 +14,6 @@ import {
   setAlarmAndBuildEvent,
   supplyHealthCheckStatus,
 } from '../../functions/drill/local-aws';
-import { type LocalControlPlane, startLocalControlPlane } from '../../functions/drill/local-control-plane';
 import { reconcileService } from '../../functions/engine/engine';
 import { requestTransition } from '../../functions/engine/transition';
 import { createAlarmHandler } from '../../functions/handlers/alarm';

@@ -9,7 +9,16 @@ export const computeModule: CapabilityModule<'compute', typeof computeSection> =
   name: 'compute',
   summary: "swap warm-standby EC2 instances into the load balancer's target groups",
   section: computeSection,
-  alarms: { instanceParam: REPLACE_PARAM },
+  alarms: {
+    perServer: {
+      param: REPLACE_PARAM,
+      // Servers chosen by tag are resolved at run time: any instance may be one of them.
+      isServer: ({ compute }, instanceId) =>
+        compute?.primaries.instanceIds === undefined || compute.standbys.instanceIds === undefined
+          ? undefined
+          : [...compute.primaries.instanceIds, ...compute.standbys.instanceIds].includes(instanceId),
+    },
+  },
   commands: [
     {
       name: 'replace',

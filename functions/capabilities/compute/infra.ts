@@ -1,12 +1,14 @@
 import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
-import { Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { Rule } from 'aws-cdk-lib/aws-events';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { ControlFunction } from '../../../infra/control-function';
+import type { CapabilityInfra } from '../../../infra/capability-infra';
+import type { ControlFunction } from '../../../infra/control-function';
+import { resourceEventFunction } from '../../../infra/resource-events';
 import type { Config } from '../../config/schema';
 import { type ComputeConfig, QUARANTINE_TAG } from './config';
+import { computeModule } from './index';
 
 /** What the compute capability may touch, gathered from every service's compute section. */
 export interface ComputeScope {
@@ -80,34 +82,27 @@ export class ComputeFailover extends Construct {
       return;
     }
 
-    this.eventHandler = new ControlFunction(this, 'EventHandler', {
-      config: props.config,
-      entry: 'functions/capabilities/compute/event-handler.ts',
-      description: 'understudy: reconciles compute when a protected server changes state',
-      // A state change older than a few minutes is covered by the scheduled run anyway.
-      maxEventAge: Duration.minutes(10),
-    });
+    const events = computeModule.events;
+    if (!events) throw new Error('the compute module declares its EC2 events');
     // The event names no tags: with tag selectors every instance's change is delivered and the
     // handler decides; with ids only, EventBridge filters to the configured servers.
     const byTag = Object.keys(this.scope.instanceTags).length > 0;
-    this.eventRule = new Rule(this, 'InstanceStateChange', {
-      description: 'understudy: state changes of protected servers (a spare running, a member gone)',
-      eventPattern: {
-        source: ['aws.ec2'],
-        detailType: ['EC2 Instance State-change Notification'],
-        detail: {
-          state: ['running', 'stopped', 'terminated'],
-          ...(!byTag && { 'instance-id': [...this.scope.instanceIds] }),
-        },
+    const { handler, rule } = resourceEventFunction(this, {
+      config: props.config,
+      capability: 'compute',
+      events,
+      detail: {
+        state: ['running', 'stopped', 'terminated'],
+        ...(!byTag && { 'instance-id': [...this.scope.instanceIds] }),
       },
+      description: 'reconciles compute when a protected server changes state',
+      // A state change older than a few minutes is covered by the scheduled run anyway.
+      maxEventAge: Duration.minutes(10),
+      deliveryAttempts: props.deliveryAttempts ?? 4,
+      retryAttempts: 2,
     });
-    this.eventRule.addTarget(
-      new LambdaFunction(this.eventHandler, {
-        deadLetterQueue: this.eventHandler.failureQueue,
-        retryAttempts: props.deliveryAttempts ?? 4,
-        maxEventAge: Duration.minutes(10),
-      }),
-    );
+    this.eventHandler = handler;
+    this.eventRule = rule;
   }
 
   /** Grants the reads and writes of functions/capabilities/compute/ec2.ts. */
@@ -193,3 +188,15 @@ export class ComputeFailover extends Construct {
     }
   }
 }
+
+export const computeInfra: CapabilityInfra = {
+  name: 'compute',
+  deploy: (scope, { config }) => {
+    const failover = new ComputeFailover(scope, 'ComputeFailover', { config });
+    return {
+      grantReconcile: (fn) => failover.grantFailover(fn),
+      engineFunctions: failover.eventHandler ? [failover.eventHandler] : [],
+      otherFunctions: [],
+    };
+  },
+};

@@ -1,20 +1,16 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { ControlFunction } from '../../../infra/control-function';
+import type { CapabilityInfra } from '../../../infra/capability-infra';
+import { resourceEventFunction } from '../../../infra/resource-events';
+import { grantRecordUpserts, recordScopes } from '../../../infra/route53-grants';
 import type { Config } from '../../config/schema';
-import { normalizedRecordName } from '../dns/infra';
 import type { DatabaseConfig } from './config';
+import { databaseModule } from './index';
 import { idOfArn, regionOfArn } from './planner';
-import { databaseIdentifiers, RDS_EVENT_DETAIL_TYPES } from './rds-event';
-
-export interface DatabaseFailoverProps {
-  readonly config: Config;
-}
+import { databaseIdentifiers } from './rds-event';
 
 interface Scoped {
   readonly instances: { readonly region: string; readonly id: string }[];
@@ -59,48 +55,33 @@ const scopeOf = (db: DatabaseConfig, home: string): Scoped => {
  * to UPSERTs of the endpoint names), the function that turns RDS events into an early reconcile, the
  * EventBridge rule that feeds it, and, if asked, an alarm on the replica's lag.
  *
- * Like DnsFailover, it creates no record set: the reconciler owns the endpoint names.
+ * Like DNS, it creates no record set: the reconciler owns the endpoint names.
  */
 export class DatabaseFailover extends Construct {
-  /** Absent when no service configures a database. */
-  readonly eventHandler: ControlFunction | undefined;
-  readonly eventRule: Rule | undefined;
+  readonly eventHandler;
+  readonly eventRule;
   readonly lagAlarms: readonly Alarm[];
   private readonly config: Config;
 
-  constructor(scope: Construct, id: string, props: DatabaseFailoverProps) {
+  constructor(scope: Construct, id: string, props: { readonly config: Config }) {
     super(scope, id);
     this.config = props.config;
-    const databases = props.config.services.flatMap((svc) => (svc.database ? [svc.database] : []));
-    if (databases.length === 0) {
-      this.lagAlarms = [];
-      return;
-    }
-
-    this.eventHandler = new ControlFunction(this, 'EventHandler', {
+    const databases = databasesOf(props.config);
+    const events = databaseModule.events;
+    if (!events) throw new Error('the database module declares its RDS events');
+    const { handler, rule } = resourceEventFunction(this, {
       config: props.config,
-      entry: 'functions/capabilities/database/event-handler.ts',
-      description: 'understudy: reconciles the database capability when RDS reports a change',
+      capability: 'database',
+      events,
+      detail: { SourceIdentifier: [...new Set(databases.flatMap(databaseIdentifiers))].sort() },
+      description: 'reconciles the database capability when RDS reports a change',
       // The schedule is the safety net; an event older than one tick has been superseded.
       retryAttempts: 0,
+      deliveryAttempts: 2,
       maxEventAge: Duration.minutes(2),
     });
-    const identifiers = [...new Set(databases.flatMap(databaseIdentifiers))].sort();
-    this.eventRule = new Rule(this, 'RdsEvents', {
-      description: 'understudy: events of the protected DB instances and clusters',
-      eventPattern: {
-        source: ['aws.rds'],
-        detailType: [...RDS_EVENT_DETAIL_TYPES],
-        detail: { SourceIdentifier: identifiers },
-      },
-    });
-    this.eventRule.addTarget(
-      new LambdaFunction(this.eventHandler, {
-        deadLetterQueue: this.eventHandler.failureQueue,
-        retryAttempts: 2,
-        maxEventAge: Duration.minutes(2),
-      }),
-    );
+    this.eventHandler = handler;
+    this.eventRule = rule;
 
     this.lagAlarms = databases.flatMap((db, i) =>
       db.kind === 'rds-replica' && db.replicaLagAlarm
@@ -127,11 +108,9 @@ export class DatabaseFailover extends Construct {
 
   /** Grants the reads and writes of functions/capabilities/database/rds.ts, and nothing else. */
   grantFailover(fn: IFunction): void {
-    const stack = Stack.of(this);
-    const { partition, account } = stack;
+    const { partition, account } = Stack.of(this);
     const home = this.config.controlPlane.region;
-    const databases = this.config.services.flatMap((svc) => (svc.database ? [svc.database] : []));
-    if (databases.length === 0) return;
+    const databases = databasesOf(this.config);
     const scopes = databases.map((db) => scopeOf(db, home));
     const instanceArns = scopes.flatMap((s) =>
       s.instances.map((i) => `arn:${partition}:rds:${i.region}:${account}:db:${i.id}`),
@@ -175,46 +154,23 @@ export class DatabaseFailover extends Construct {
         resourceArns: globalArns,
       });
     }
-
-    const zones = new Map<string, Set<string>>();
-    for (const db of databases) {
-      const names = zones.get(db.endpoint.hostedZoneId) ?? new Set<string>();
-      names.add(normalizedRecordName(db.endpoint.name));
-      zones.set(db.endpoint.hostedZoneId, names);
-    }
-    const zoneArn = (zoneId: string) => `arn:${partition}:route53:::hostedzone/${zoneId}`;
-    for (const [zoneId, names] of [...zones.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-      Grant.addToPrincipal({
-        grantee: fn,
-        actions: ['route53:ChangeResourceRecordSets'],
-        resourceArns: [zoneArn(zoneId)],
-        conditions: {
-          'ForAllValues:StringEquals': {
-            'route53:ChangeResourceRecordSetsNormalizedRecordNames': [...names].sort(),
-            'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
-            'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
-          },
-        },
-      });
-    }
-    Grant.addToPrincipal({
-      grantee: fn,
-      actions: ['route53:ListResourceRecordSets'],
-      resourceArns: [...zones.keys()].sort().map(zoneArn),
-    });
-    Grant.addToPrincipal({
-      grantee: fn,
-      actions: ['route53:GetChange'],
-      resourceArns: [`arn:${partition}:route53:::change/*`],
-    });
+    grantRecordUpserts(fn, recordScopes(databases.map((db) => ({ ...db.endpoint, type: 'CNAME' }))));
     // CloudWatch GetMetricData supports no resource-level permissions.
     Grant.addToPrincipal({ grantee: fn, actions: ['cloudwatch:GetMetricData'], resourceArns: ['*'] });
-    if (fn.role) {
-      Validations.of(fn.role).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
-        reason:
-          'route53:GetChange verifies our own change batches; a change id exists only after ChangeResourceRecordSets returns, so change/* is the narrowest resource IAM can express.',
-      });
-    }
   }
 }
+
+const databasesOf = (config: Config): DatabaseConfig[] =>
+  config.services.flatMap((svc) => (svc.database ? [svc.database] : []));
+
+export const databaseInfra: CapabilityInfra = {
+  name: 'database',
+  deploy: (scope, { config }) => {
+    const failover = new DatabaseFailover(scope, 'DatabaseFailover', { config });
+    return {
+      grantReconcile: (fn) => failover.grantFailover(fn),
+      engineFunctions: [failover.eventHandler],
+      otherFunctions: [],
+    };
+  },
+};

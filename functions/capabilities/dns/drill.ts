@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answerFor, setAlarmAndBuildEvent, supplyHealthCheckStatus } from '../../drill/local-aws';
-import { type LocalControlPlane, startLocalControlPlane } from '../../drill/local-control-plane';
 import { type DrillContext, type DrillScenario, drillLambdaContext } from '../../drill/timeline';
 import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
 import type { AlarmOutcome } from '../../trigger/handle-alarm';
+import { type LocalControlPlane, startLocalControlPlane } from './local';
 
 const PRIMARY = '192.0.2.10';
 const STANDBY = '198.51.100.10';

@@ -6,6 +6,7 @@ import { CfnRecordSet, PublicHostedZone } from 'aws-cdk-lib/aws-route53';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { CfnReceiptRule, CfnReceiptRuleSet, EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
+import type { CapabilityInfra } from '../../../infra/capability-infra';
 import { ControlFunction } from '../../../infra/control-function';
 import type { Config, ServiceConfig } from '../../config/schema';
 import { heldMailPrefix, inboundRegionOf, receiptRuleName, receiptRuleSetName } from './config';
@@ -196,3 +197,15 @@ export class MailFailover extends Construct {
     });
   }
 }
+
+export const mailInfra: CapabilityInfra = {
+  name: 'mail',
+  deploy: (scope, { config, table }) => {
+    const failover = new MailFailover(scope, 'MailFailover', { config, table });
+    return {
+      grantReconcile: (fn) => failover.grantHandBack(fn),
+      engineFunctions: [],
+      otherFunctions: [failover.recorder],
+    };
+  },
+};

@@ -1,0 +1,57 @@
+import type { Duration } from 'aws-cdk-lib';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { Construct } from 'constructs';
+import type { CapabilityName, Config } from '../functions/config/schema';
+import type { ResourceEvents } from '../functions/engine/module';
+import { ControlFunction } from './control-function';
+
+export interface ResourceEventFunctionProps {
+  readonly config: Config;
+  readonly capability: CapabilityName;
+  /** The module's events: the rule matches its source and detail types. */
+  readonly events: ResourceEvents;
+  /** Narrows the rule to the protected resources (an EventBridge `detail` pattern). */
+  readonly detail?: Record<string, unknown>;
+  readonly description: string;
+  /** EventBridge's and Lambda's patience with one event: the schedule covers anything older. */
+  readonly maxEventAge: Duration;
+  /** EventBridge's attempts to deliver one event before it goes to the failure queue. */
+  readonly deliveryAttempts: number;
+  /** Lambda's own retries of a failed invocation. */
+  readonly retryAttempts: number;
+}
+
+/**
+ * One capability's resource events -> the shared resource-event handler, in a function of its own so
+ * it can be granted only that capability's rights (functions/handlers/resource-event.ts).
+ */
+export const resourceEventFunction = (
+  scope: Construct,
+  props: ResourceEventFunctionProps,
+): { readonly handler: ControlFunction; readonly rule: Rule } => {
+  const handler = new ControlFunction(scope, 'EventHandler', {
+    config: props.config,
+    entry: 'functions/handlers/resource-event.ts',
+    description: `understudy: ${props.description}`,
+    retryAttempts: props.retryAttempts,
+    maxEventAge: props.maxEventAge,
+  });
+  handler.addEnvironment('UNDERSTUDY_CAPABILITY', props.capability);
+  const rule = new Rule(scope, 'Events', {
+    description: `understudy: ${props.description}`,
+    eventPattern: {
+      source: [...props.events.pattern.source],
+      detailType: [...props.events.pattern.detailType],
+      ...(props.detail && { detail: props.detail }),
+    },
+  });
+  rule.addTarget(
+    new LambdaFunction(handler, {
+      deadLetterQueue: handler.failureQueue,
+      retryAttempts: props.deliveryAttempts,
+      maxEventAge: props.maxEventAge,
+    }),
+  );
+  return { handler, rule };
+};

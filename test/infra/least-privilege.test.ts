@@ -1,0 +1,72 @@
+import type { CfnElement } from 'aws-cdk-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ControlFunction } from '../../infra/control-function';
+import { exampleConfig, type Synthesized, synthesize } from './synth';
+
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+
+/** Every IAM action any policy attached to the function's role allows. */
+const actionsOf = (synth: Synthesized, fn: ControlFunction | undefined): string[] => {
+  if (!fn?.role) throw new Error('no such function');
+  const roleId = synth.stack.getLogicalId(fn.role.node.defaultChild as CfnElement);
+  const resources = synth.templateJson.Resources as Resources;
+  return Object.values(resources)
+    .filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        (r.Properties.Roles as { Ref?: string }[]).some((role) => role.Ref === roleId),
+    )
+    .flatMap((r) => (r.Properties.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement)
+    .flatMap((statement) => [statement.Action].flat());
+};
+
+const matching = (actions: readonly string[], pattern: RegExp) => actions.filter((a) => pattern.test(a));
+
+describe('each function is granted only what it runs (example config)', () => {
+  let synth: Synthesized;
+  beforeAll(async () => {
+    synth = synthesize(await exampleConfig());
+  });
+  afterAll(() => synth?.cleanup());
+
+  const fn = (capability: string, kind: 'engine' | 'other') => {
+    const resources = synth.stack.capabilities.get(capability);
+    return kind === 'engine' ? resources?.engineFunctions[0] : resources?.otherFunctions[0];
+  };
+
+  it('the mail recorder may not touch databases, start servers or change records', () => {
+    const actions = actionsOf(synth, fn('mail', 'other'));
+    expect(actions).toContain('s3:GetObject');
+    expect(matching(actions, /^rds:/)).toEqual([]);
+    expect(matching(actions, /^ec2:Start/)).toEqual([]);
+    expect(matching(actions, /^route53:Change/)).toEqual([]);
+  });
+
+  it('the EC2-event function may not promote a database', () => {
+    const actions = actionsOf(synth, fn('compute', 'engine'));
+    expect(actions).toContain('ec2:StartInstances');
+    expect(matching(actions, /^rds:/)).toEqual([]);
+    expect(matching(actions, /^route53:Change/)).toEqual([]);
+    expect(matching(actions, /^ses:/)).toEqual([]);
+  });
+
+  it('the RDS-event function may not start servers or register targets', () => {
+    const actions = actionsOf(synth, fn('database', 'engine'));
+    expect(actions).toContain('rds:PromoteReadReplica');
+    expect(matching(actions, /^ec2:Start/)).toEqual([]);
+    expect(matching(actions, /^elasticloadbalancing:Register/)).toEqual([]);
+    expect(matching(actions, /^ses:/)).toEqual([]);
+  });
+
+  it('the scheduled reconciler holds every capability it reconciles', () => {
+    const actions = actionsOf(synth, synth.stack.reconciler.handler);
+    for (const action of [
+      'route53:ChangeResourceRecordSets',
+      'rds:PromoteReadReplica',
+      'ec2:StartInstances',
+      'ses:SetActiveReceiptRuleSet',
+    ]) {
+      expect(actions).toContain(action);
+    }
+  });
+});
