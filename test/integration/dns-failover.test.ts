@@ -61,7 +61,7 @@ const start = async (options: Parameters<typeof startLocalControlPlane>[1] = {})
   // The first reconcile after deploy creates the records from the config, primary serving. (Called
   // directly: a dry-run service's scheduled run only plans, and these tests need the records.)
   const cp = local.controlPlane();
-  await reconcileService(cp, cp.config.services[0] as ServiceConfig);
+  await reconcileService(cp, cp.config.services[0] as ServiceConfig, undefined, { dryRun: false });
   await cp.reporter.flush();
   route53Calls.clear();
 };

@@ -162,6 +162,69 @@ describe('reconcileCapability / reconcileService', () => {
     expect(store.audit).toEqual([]);
   });
 
+  it('fences every action: one whose epoch went stale after the first action of the plan is not executed', async () => {
+    // Prepare: a plan of two actions; a transition lands while the first one runs
+    const { cp, service, store, capability } = setup();
+    store.seed(desired('standby', 3));
+    if (!capability) throw new Error('setup gives a capability');
+    capability.actionsPerPlan = 2;
+    capability.onExecute = (n) => {
+      if (n === 1) store.seed(desired('primary', 4, T0));
+    };
+
+    // Act
+    const [report] = await reconcileService(cp, service);
+    await cp.reporter.flush();
+
+    // Assess: the second action was dropped, and the status was not written for the old epoch
+    expect(capability.executed.map((e) => e.action.api)).toEqual(['fake:Move']);
+    expect(report?.phase).toBe('superseded');
+    expect(report?.detail).toBe(
+      'plan for epoch 3 dropped after 1 of 2 action(s): the desired state is now at epoch 4',
+    );
+    expect(store.count('writeStatus')).toBe(0);
+    expect(store.count('readEpoch')).toBe(2);
+  });
+
+  it('starts no action after the run deadline and says the next run takes it', async () => {
+    // Prepare
+    const { cp: base, service, store, capability } = setup();
+    store.seed(desired('standby', 3));
+    const cp = { ...base, deadline: new Date(Date.parse(T0) - 1) };
+
+    // Act
+    const [report] = await reconcileService(cp, service);
+
+    // Assess
+    expect(capability?.executed).toEqual([]);
+    expect(report?.phase).toBe('deferred');
+    expect(report?.detail).toContain('the next run takes the rest');
+    expect(store.count('writeStatus')).toBe(0);
+  });
+
+  it('runs every service before the deadline and leaves the rest to the next run', async () => {
+    // Prepare: the clock passes the deadline while the first service reconciles
+    const config = configWith({ mode: 'auto' });
+    const two = {
+      ...config,
+      services: [config.services[0], { ...config.services[0], name: 'blog' }],
+    } as typeof config;
+    const capability = new FakeCapability();
+    const clock = new FakeClock(T0);
+    const cp = {
+      ...testControlPlane({ config: two, capability, clock }),
+      deadline: new Date(Date.parse(T0) + 1_000),
+    };
+    capability.onPlan = () => clock.advance(5_000);
+
+    // Act
+    const reports = await reconcileAll(cp);
+
+    // Assess
+    expect(reports.map((r) => r.service)).toEqual(['shop']);
+    expect(cp.recordingLog.lines.some((l) => l.message.includes('deadline'))).toBe(true);
+  });
+
   it('records a throttled execute as a retryable failure and converges on the next run', async () => {
     // Prepare
     const { cp, service, store, capability } = setup();

@@ -235,6 +235,10 @@ export class FakeCapability implements Capability<FakeObserved, FakeAction> {
   onPlan: (() => void) | undefined;
   /** When false, execute writes but reports the change as not yet verified. */
   verifyImmediately = true;
+  /** How many actions one plan has (each moves the same way). */
+  actionsPerPlan = 1;
+  /** Runs after each execute, e.g. to simulate a transition between two actions of one plan. */
+  onExecute: ((executed: number) => void) | undefined;
   readonly observed: { service: string; target: Site; status: CapabilityStatus | undefined }[] = [];
   readonly planned: { target: Site; epoch: number }[] = [];
   readonly executed: { action: FakeAction; epoch: number }[] = [];
@@ -263,20 +267,19 @@ export class FakeCapability implements Capability<FakeObserved, FakeAction> {
     return {
       kind: 'act',
       detail: `move to the ${input.target}`,
-      actions: [
-        {
-          capability: 'dns',
-          api: 'fake:Move',
-          reason: `the ${input.target} should serve`,
-          params: { to: input.target },
-        },
-      ],
+      actions: Array.from({ length: this.actionsPerPlan }, (_, i) => ({
+        capability: 'dns' as const,
+        api: i === 0 ? 'fake:Move' : `fake:Move${i + 1}`,
+        reason: `the ${input.target} should serve`,
+        params: { to: input.target },
+      })),
     };
   }
 
   async execute(action: FakeAction, context: { readonly epoch: number }) {
     this.executed.push({ action, epoch: context.epoch });
     await this.tick();
+    this.onExecute?.(this.executed.length);
     if (this.executeError) throw this.executeError;
     this.serving = action.params.to;
     return this.verifyImmediately

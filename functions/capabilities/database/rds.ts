@@ -26,6 +26,7 @@ import type { Log } from '../../core/log';
 import { type CapabilityStatus, otherSite, type Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
+import { sdkErrorName } from '../../runtime/client-kit';
 import type { DatabaseConfig } from './config';
 import {
   type DatabaseAction,
@@ -97,7 +98,7 @@ export const databaseCapability = (
     try {
       return await send();
     } catch (error) {
-      if (error instanceof Error && NOT_FOUND.has(error.name)) return undefined;
+      if (NOT_FOUND.has(sdkErrorName(error) ?? '')) return undefined;
       throw classifyAwsError(operation, error);
     }
   };

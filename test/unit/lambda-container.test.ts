@@ -1,0 +1,58 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { localLambdaContext } from '../../functions/drill/lambda-context';
+import { alarmEvent, exampleInput } from './fixtures';
+
+/**
+ * The container-scoped parts of a Lambda function: config, clients, capabilities and the Slack
+ * secret cache live as long as the container; the control plane (its Reporter) is per invocation.
+ * AWS is mocked here: this test counts calls, it proves nothing about AWS's behaviour.
+ */
+const secrets = mockClient(SecretsManagerClient);
+const documents = mockClient(DynamoDBDocumentClient);
+const posted: string[] = [];
+
+beforeAll(() => {
+  const input = exampleInput();
+  (globalThis as Record<string, unknown>).__UNDERSTUDY_CONFIG__ = JSON.stringify(input);
+  vi.stubEnv('AWS_REGION', 'eu-west-2');
+  vi.stubEnv('SLACK_WEBHOOK_SECRET_ARN', 'arn:aws:secretsmanager:eu-west-2:111111111111:secret:slack-AbCdEf');
+  secrets.on(GetSecretValueCommand).resolves({
+    ARN: 'arn:aws:secretsmanager:eu-west-2:111111111111:secret:slack-AbCdEf',
+    Name: 'slack',
+    SecretString: 'https://hooks.slack.com/services/T000/B000/XXXX',
+  });
+  documents.on(QueryCommand).resolves({ Items: [] });
+  documents.on(GetCommand).resolves({});
+  documents.on(PutCommand).resolves({});
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string) => {
+      posted.push(url);
+      return new Response('ok');
+    }),
+  );
+});
+
+afterAll(() => {
+  vi.unstubAllGlobals();
+  vi.unstubAllEnvs();
+  delete (globalThis as Record<string, unknown>).__UNDERSTUDY_CONFIG__;
+});
+
+describe('a Lambda container', () => {
+  it('reads the Slack secret once across three invocations that each post to Slack', async () => {
+    // Prepare: the alarm function as Lambda loads it (module state is the container)
+    const { handler } = await import('../../functions/handlers/alarm');
+    const held = () => alarmEvent({ state: 'OK', time: new Date() });
+
+    // Act: three invocations of the same container, each posting a "held" message
+    for (let i = 0; i < 3; i++) await handler(held(), localLambdaContext);
+
+    // Assess
+    expect(posted).toHaveLength(3);
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+});
