@@ -2,7 +2,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Config } from '../functions/config/schema';
 import { AlarmForwarderStack, alarmForwarderStackName, remoteAlarmNamesByRegion } from './alarm-forwarder';
-import { UnderstudyStack } from './understudy-stack';
+import { UnderstudyStack, type UnderstudyStackProps } from './understudy-stack';
 
 export interface BuildAppOptions {
   /**
@@ -31,6 +31,12 @@ export interface BuildAppOptions {
    * @default true
    */
   readonly nag?: boolean;
+  /**
+   * The capability modules and their infrastructure (a test adds a scratch capability here).
+   * @default the registries
+   */
+  readonly modules?: UnderstudyStackProps['modules'];
+  readonly infra?: UnderstudyStackProps['infra'];
 }
 
 export interface UnderstudyApp {
@@ -54,7 +60,11 @@ export const buildApp = (config: Config, options: BuildAppOptions = {}): Underst
         ...(options.bundle === false && { 'aws:cdk:bundling-stacks': [] }),
       },
     });
-  const stack = new UnderstudyStack(app, config.controlPlane.stackName, { config });
+  const stack = new UnderstudyStack(app, config.controlPlane.stackName, {
+    config,
+    ...(options.modules && { modules: options.modules }),
+    ...(options.infra && { infra: options.infra }),
+  });
   // Alarms in other Regions (a Route 53 health-check alarm lives in us-east-1) reach the control
   // plane's bus through a forwarding rule deployed in their Region.
   const alarmForwarders = [...remoteAlarmNamesByRegion(config)].map(([region, alarmNames]) => {
