@@ -35,8 +35,7 @@ const bundleSizes = async () => {
   for (const [name, entry] of Object.entries({
     alarm: 'functions/handlers/alarm.ts',
     reconcile: 'functions/handlers/reconcile.ts',
-    'rds-event': 'functions/capabilities/database/event-handler.ts',
-    'ec2-event': 'functions/capabilities/compute/event-handler.ts',
+    'resource-event': 'functions/handlers/resource-event.ts',
     'mail-recorder': 'functions/capabilities/mail/recorder-handler.ts',
   })) {
     const out = await build({

@@ -13,12 +13,7 @@ import {
   StopDBInstanceCommand,
   SwitchoverGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
-import {
-  ChangeResourceRecordSetsCommand,
-  GetChangeCommand,
-  ListResourceRecordSetsCommand,
-  Route53Client,
-} from '@aws-sdk/client-route-53';
+import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import type { ServiceConfig } from '../../config/schema';
 import type { Clock } from '../../core/clock';
 import { classifyAwsError, SupersededError } from '../../core/errors';
@@ -27,6 +22,7 @@ import { type CapabilityStatus, otherSite, type Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
 import { sdkErrorName } from '../../runtime/client-kit';
+import { changeRecordSets, readChange } from '../../runtime/route53-change';
 import type { DatabaseConfig } from './config';
 import {
   type DatabaseAction,
@@ -173,15 +169,10 @@ export const databaseCapability = (
     const changeId = status?.pending?.[PENDING.change];
     return {
       target: value ? normalizeTarget(value) : undefined,
-      pendingChange: changeId ? { id: changeId, status: await readChange(changeId) } : undefined,
+      pendingChange: changeId
+        ? { id: changeId, status: await readChange(clients.route53, changeId) }
+        : undefined,
     };
-  };
-
-  const readChange = async (id: string) => {
-    const out = await call('Route 53 GetChange', () =>
-      clients.route53.send(new GetChangeCommand({ Id: id })),
-    );
-    return out.ChangeInfo?.Status === 'INSYNC' ? ('INSYNC' as const) : ('PENDING' as const);
   };
 
   const observe = async (
@@ -280,47 +271,41 @@ export const databaseCapability = (
 
   const upsertEndpoint = async (action: UpsertEndpointAction): Promise<ActionResult> => {
     const p = action.params;
-    const out = await call('Route 53 ChangeResourceRecordSets', () =>
-      clients.route53.send(
-        new ChangeResourceRecordSetsCommand({
-          HostedZoneId: p.HostedZoneId,
-          ChangeBatch: {
-            Comment: p.Comment,
-            Changes: [
-              {
-                Action: 'UPSERT',
-                ResourceRecordSet: {
-                  Name: p.Name,
-                  Type: 'CNAME',
-                  TTL: p.TTL,
-                  ResourceRecords: [{ Value: p.Value }],
-                },
-              },
-            ],
+    const { changeId, status } = await changeRecordSets(
+      clients.route53,
+      clock,
+      {
+        hostedZoneId: p.HostedZoneId,
+        comment: p.Comment,
+        changes: [
+          {
+            Action: 'UPSERT',
+            ResourceRecordSet: {
+              Name: p.Name,
+              Type: 'CNAME',
+              TTL: p.TTL,
+              ResourceRecords: [{ Value: p.Value }],
+            },
           },
-        }),
-      ),
+        ],
+      },
+      // A fence is not waited for: the promotion that follows takes minutes, and the repoint is verified.
+      action.step === 'fence' ? false : options,
     );
-    const changeId = out.ChangeInfo?.Id ?? '';
     if (action.step === 'fence') {
-      // Not waited for: the promotion that follows takes minutes, and the repoint is verified.
       return {
         verified: false,
         detail: `${p.Name} fenced (points at ${p.Value}); change ${changeId}`,
         pending: { [PENDING.fenced]: String(action.epoch) },
       };
     }
-    for (let attempt = 0; attempt < options.verifyAttempts; attempt++) {
-      if (attempt > 0) await clock.sleep(options.verifyIntervalMs);
-      if ((await readChange(changeId)) === 'INSYNC') {
-        return { verified: true, detail: `${p.Name} points at ${p.Value}; change ${changeId} is INSYNC` };
-      }
-    }
-    return {
-      verified: false,
-      detail: `${p.Name} points at ${p.Value}; change ${changeId} still PENDING, verifying on the next run`,
-      pending: { [PENDING.change]: changeId },
-    };
+    return status === 'INSYNC'
+      ? { verified: true, detail: `${p.Name} points at ${p.Value}; change ${changeId} is INSYNC` }
+      : {
+          verified: false,
+          detail: `${p.Name} points at ${p.Value}; change ${changeId} still PENDING, verifying on the next run`,
+          pending: { [PENDING.change]: changeId },
+        };
   };
 
   const execute = async (

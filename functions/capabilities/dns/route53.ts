@@ -1,6 +1,4 @@
 import {
-  ChangeResourceRecordSetsCommand,
-  GetChangeCommand,
   GetHealthCheckStatusCommand,
   ListResourceRecordSetsCommand,
   type ResourceRecordSet,
@@ -13,6 +11,7 @@ import { classifyAwsError } from '../../core/errors';
 import type { CapabilityStatus, Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
+import { changeRecordSets, readChange } from '../../runtime/route53-change';
 import {
   type ChangeRecordSetsAction,
   type DnsObserved,
@@ -118,10 +117,7 @@ export const dnsCapability = (
     return health;
   };
 
-  const readChange = async (id: string) => {
-    const out = await call('GetChange', () => route53.send(new GetChangeCommand({ Id: id })));
-    return out.ChangeInfo?.Status === 'INSYNC' ? ('INSYNC' as const) : ('PENDING' as const);
-  };
+  const readChangeOf = (id: string) => call('GetChange', () => readChange(route53, id));
 
   return {
     name: 'dns',
@@ -138,46 +134,41 @@ export const dnsCapability = (
           ? await readHealth(healthChecksToVerify(service, target, records))
           : {};
       const changeId = status?.pending?.changeId;
-      const pendingChange = changeId ? { id: changeId, status: await readChange(changeId) } : undefined;
+      const pendingChange = changeId ? { id: changeId, status: await readChangeOf(changeId) } : undefined;
       return { records, health, pendingChange };
     },
 
     plan: planDns,
 
     async execute(action: ChangeRecordSetsAction): Promise<ActionResult> {
-      const out = await call('ChangeResourceRecordSets', () =>
-        route53.send(
-          new ChangeResourceRecordSetsCommand({
-            HostedZoneId: action.params.HostedZoneId,
-            ChangeBatch: {
-              Comment: action.params.ChangeBatch.Comment,
-              Changes: action.params.ChangeBatch.Changes.map((c) => ({
-                Action: c.Action,
-                ResourceRecordSet: {
-                  ...c.ResourceRecordSet,
-                  // The config schema admits only A, AAAA and CNAME.
-                  Type: c.ResourceRecordSet.Type as RRType,
-                  ResourceRecords: c.ResourceRecordSet.ResourceRecords?.map((r) => ({ ...r })),
-                },
-              })),
-            },
-          }),
+      const { changeId, status } = await call('ChangeResourceRecordSets', () =>
+        changeRecordSets(
+          route53,
+          clock,
+          {
+            hostedZoneId: action.params.HostedZoneId,
+            comment: action.params.ChangeBatch.Comment,
+            changes: action.params.ChangeBatch.Changes.map((c) => ({
+              Action: c.Action,
+              ResourceRecordSet: {
+                ...c.ResourceRecordSet,
+                // The config schema admits only A, AAAA and CNAME.
+                Type: c.ResourceRecordSet.Type as RRType,
+                ResourceRecords: c.ResourceRecordSet.ResourceRecords?.map((r) => ({ ...r })),
+              },
+            })),
+          },
+          options,
         ),
       );
-      const changeId = out.ChangeInfo?.Id ?? '';
       const changes = action.params.ChangeBatch.Changes.length;
-      // Verify within this run, bounded; a slow propagation is finished by the next run.
-      for (let attempt = 0; attempt < options.verifyAttempts; attempt++) {
-        if (attempt > 0) await clock.sleep(options.verifyIntervalMs);
-        if ((await readChange(changeId)) === 'INSYNC') {
-          return { verified: true, detail: `${changes} record set(s) written; change ${changeId} is INSYNC` };
-        }
-      }
-      return {
-        verified: false,
-        detail: `${changes} record set(s) written; change ${changeId} still PENDING, verifying on the next run`,
-        pending: { changeId },
-      };
+      return status === 'INSYNC'
+        ? { verified: true, detail: `${changes} record set(s) written; change ${changeId} is INSYNC` }
+        : {
+            verified: false,
+            detail: `${changes} record set(s) written; change ${changeId} still PENDING, verifying on the next run`,
+            pending: { changeId },
+          };
     },
   };
 };
