@@ -1,10 +1,11 @@
-import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Stack, type StackProps } from 'aws-cdk-lib';
 import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { EventBus as EventBusTarget } from 'aws-cdk-lib/aws-events-targets';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { alarmRegionOf, type Config } from '../functions/config/schema';
+import { deadLetterQueue } from './dead-letter-queue';
 
 /**
  * The configured alarms that live outside the control plane's Region, by Region (sorted, names
@@ -92,16 +93,11 @@ export class AlarmForwarderStack extends Stack {
         detail: { alarmName: [...alarmNames] },
       },
     });
-    this.deadLetterQueue = new Queue(this, 'ForwardDeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue.node.defaultChild ?? this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue for alarm events EventBridge could not forward; a DLQ of a DLQ would only hide them further.',
-    });
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'ForwardDeadLetterQueue',
+      'alarm events EventBridge could not forward',
+    );
     // The target grants the role events:PutEvents on that one bus, and nothing else. An event that
     // cannot be forwarded (the control plane Region's EventBridge down) lands in the DLQ, not nowhere.
     this.rule.addTarget(

@@ -6,10 +6,11 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema';
 import { cdkBundling } from './bundling';
+import { deadLetterQueue } from './dead-letter-queue';
 
 /** The repository root: bundling must not depend on the directory `cdk` was started from. */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -90,16 +91,7 @@ export class ControlFunction extends NodejsFunction {
 
     logGroup.grant(role, 'logs:CreateLogStream', 'logs:PutLogEvents');
 
-    this.failureQueue = new Queue(this, 'FailureQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.failureQueue.node.defaultChild ?? this.failureQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue for failed invocations and undeliverable events; a DLQ of a DLQ would only hide them further.',
-    });
+    this.failureQueue = deadLetterQueue(this, 'FailureQueue', 'failed invocations and undeliverable events');
     this.configureAsyncInvoke({
       onFailure: new SqsDestination(this.failureQueue),
       retryAttempts: props.retryAttempts ?? 2,

@@ -1,5 +1,10 @@
+import type { Config } from '../config/schema';
 import type { Clock } from '../core/clock';
 import type { Log } from '../core/log';
+import type { ControlPlane } from '../engine/engine';
+import { type ControlPlaneOptions, createControlPlane } from '../runtime/control-plane';
+import { type AwsClients, localAwsClients } from './local-aws';
+import { type SlackSink, startSlackSink } from './slack-sink';
 
 /** A clock the harness moves by hand; sleeps return at once (moto has nothing to wait for). */
 export const manualClock = (
@@ -33,3 +38,36 @@ export const recordingLog = (): Log & { readonly lines: LogLine[] } => {
     };
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 };
+
+/**
+ * What every capability's local harness has: real SDK clients pointed at the emulator, a local Slack
+ * sink, a clock moved by hand and a recording log.
+ */
+export interface LocalHarness {
+  readonly clients: AwsClients;
+  readonly sink: SlackSink;
+  readonly clock: ReturnType<typeof manualClock>;
+  readonly log: ReturnType<typeof recordingLog>;
+  stop(): Promise<void>;
+}
+
+export const startHarness = async (endpoint: string, maxAttempts?: number): Promise<LocalHarness> => {
+  const clients = localAwsClients(endpoint, maxAttempts);
+  const sink = await startSlackSink();
+  return { clients, sink, clock: manualClock(), log: recordingLog(), stop: () => sink.stop() };
+};
+
+/**
+ * A fresh control plane (one Reporter) per "invocation", on the harness's clients, built by the same
+ * createControlPlane the Lambdas use. Route 53 changes are verified briefly: moto is INSYNC at once.
+ */
+export const harnessControlPlane =
+  (harness: LocalHarness, config: Config, tuning?: ControlPlaneOptions['tuning']) => (): ControlPlane =>
+    createControlPlane({
+      config,
+      clients: harness.clients.kit,
+      log: harness.log,
+      clock: harness.clock,
+      changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
+      tuning,
+    });

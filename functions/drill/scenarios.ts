@@ -10,9 +10,9 @@ import type { DrillScenario } from './timeline';
  * apart from the runtime registry so the emulator harness is never bundled into a Lambda function;
  * the type makes a capability without a scenario fail to compile.
  */
-export const DRILL_SCENARIOS = {
+export const DRILL_SCENARIOS: Readonly<Record<CapabilityName, DrillScenario>> = {
   dns: dnsDrill,
   database: databaseDrill,
   compute: computeDrill,
   mail: mailDrill,
-} satisfies Record<CapabilityName, DrillScenario>;
+};

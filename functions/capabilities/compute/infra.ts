@@ -3,7 +3,7 @@ import type { Rule } from 'aws-cdk-lib/aws-events';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import type { CapabilityInfra } from '../../../infra/capability-infra';
+import type { CapabilityInfra, CapabilityResources } from '../../../infra/capability-infra';
 import type { ControlFunction } from '../../../infra/control-function';
 import { resourceEventFunction } from '../../../infra/resource-events';
 import type { Config } from '../../config/schema';
@@ -67,11 +67,16 @@ const TAG_ACTIONS = ['ec2:CreateTags', 'ec2:DeleteTags'];
  * (condition key aws:ResourceTag), and the only tag the functions may write or remove is
  * `understudy:quarantined`. Nothing may terminate an instance.
  */
-export class ComputeFailover extends Construct {
+export class ComputeFailover extends Construct implements CapabilityResources {
   readonly scope: ComputeScope;
   /** Absent when no service configures compute. */
   readonly eventHandler: ControlFunction | undefined;
   readonly eventRule: Rule | undefined;
+  readonly otherFunctions: readonly ControlFunction[] = [];
+
+  get engineFunctions(): readonly ControlFunction[] {
+    return this.eventHandler ? [this.eventHandler] : [];
+  }
 
   constructor(scope: Construct, id: string, props: ComputeFailoverProps) {
     super(scope, id);
@@ -106,7 +111,7 @@ export class ComputeFailover extends Construct {
   }
 
   /** Grants the reads and writes of functions/capabilities/compute/ec2.ts. */
-  grantFailover(fn: IFunction): void {
+  grantReconcile(fn: IFunction): void {
     const { targetGroupArns, instanceIds, instanceTags, autoScalingGroups } = this.scope;
     if (targetGroupArns.length === 0) return;
     const stack = Stack.of(this);
@@ -191,12 +196,5 @@ export class ComputeFailover extends Construct {
 
 export const computeInfra: CapabilityInfra = {
   name: 'compute',
-  deploy: (scope, { config }) => {
-    const failover = new ComputeFailover(scope, 'ComputeFailover', { config });
-    return {
-      grantReconcile: (fn) => failover.grantFailover(fn),
-      engineFunctions: failover.eventHandler ? [failover.eventHandler] : [],
-      otherFunctions: [],
-    };
-  },
+  deploy: (scope, { config }) => new ComputeFailover(scope, 'ComputeFailover', { config }),
 };

@@ -20,13 +20,10 @@ import {
   createStateTable,
   LOCAL_ACCOUNT,
   LOCAL_REGION,
-  localAwsClients,
   localControlPlaneInput,
 } from '../../drill/local-aws';
-import { manualClock, recordingLog } from '../../drill/local-control-plane';
-import { type SlackSink, startSlackSink } from '../../drill/slack-sink';
+import { harnessControlPlane, type LocalHarness, startHarness } from '../../drill/local-control-plane';
 import type { ControlPlane } from '../../engine/engine';
-import { createControlPlane } from '../../runtime/control-plane';
 
 export const SERVICE_ALARM = 'web-tier-unhealthy';
 export const serverAlarmName = (instanceId: string) => `web-${instanceId}-status-check-failed`;
@@ -232,40 +229,30 @@ export const supplyTargetHealth = (
   );
 };
 
-export interface LocalCompute {
-  readonly clients: AwsClients;
+export interface LocalCompute extends LocalHarness {
   readonly topology: ComputeTopology;
-  readonly sink: SlackSink;
-  readonly clock: ReturnType<typeof manualClock>;
-  readonly log: ReturnType<typeof recordingLog>;
   /** Target health the harness supplies over moto's (which says healthy at once). */
   readonly health: Map<string, 'unhealthy' | 'initial'>;
   controlPlane(): ControlPlane;
   /** Instance ids registered (not draining) in the web target group, sorted. */
   members(): Promise<string[]>;
   instance(id: string): Promise<{ state: string; tags: Record<string, string> }>;
-  stop(): Promise<void>;
 }
 
 export const startLocalCompute = async (
   endpoint: string,
   options: Partial<ComputeTopologyOptions> & { readonly maxAttempts?: number } = {},
 ): Promise<LocalCompute> => {
-  const clients = localAwsClients(endpoint, options.maxAttempts);
-  const sink = await startSlackSink();
+  const harness = await startHarness(endpoint, options.maxAttempts);
+  const { clients } = harness;
   const health = new Map<string, 'unhealthy' | 'initial'>();
   supplyTargetHealth(clients.elbv2, health);
-  const topology = await provisionComputeTopology(clients, { slackWebhookUrl: sink.url, ...options });
-  const clock = manualClock();
-  const log = recordingLog();
+  const topology = await provisionComputeTopology(clients, { slackWebhookUrl: harness.sink.url, ...options });
   return {
-    clients,
+    ...harness,
     topology,
-    sink,
-    clock,
-    log,
     health,
-    controlPlane: () => createControlPlane({ config: topology.config, clients: clients.kit, log, clock }),
+    controlPlane: harnessControlPlane(harness, topology.config),
     async members() {
       const out = await clients.elbv2.send(
         new DescribeTargetHealthCommand({ TargetGroupArn: topology.targetGroupArn }),
@@ -283,6 +270,5 @@ export const startLocalCompute = async (
         tags: Object.fromEntries((found?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
       };
     },
-    stop: () => sink.stop(),
   };
 };

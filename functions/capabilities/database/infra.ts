@@ -1,9 +1,11 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Rule } from 'aws-cdk-lib/aws-events';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import type { CapabilityInfra } from '../../../infra/capability-infra';
+import type { CapabilityInfra, CapabilityResources } from '../../../infra/capability-infra';
+import type { ControlFunction } from '../../../infra/control-function';
 import { resourceEventFunction } from '../../../infra/resource-events';
 import { grantRecordUpserts, recordScopes } from '../../../infra/route53-grants';
 import type { Config } from '../../config/schema';
@@ -57,9 +59,14 @@ const scopeOf = (db: DatabaseConfig, home: string): Scoped => {
  *
  * Like DNS, it creates no record set: the reconciler owns the endpoint names.
  */
-export class DatabaseFailover extends Construct {
-  readonly eventHandler;
-  readonly eventRule;
+export class DatabaseFailover extends Construct implements CapabilityResources {
+  readonly eventHandler: ControlFunction;
+  readonly eventRule: Rule;
+  readonly otherFunctions: readonly ControlFunction[] = [];
+
+  get engineFunctions(): readonly ControlFunction[] {
+    return [this.eventHandler];
+  }
   readonly lagAlarms: readonly Alarm[];
   private readonly config: Config;
 
@@ -107,7 +114,7 @@ export class DatabaseFailover extends Construct {
   }
 
   /** Grants the reads and writes of functions/capabilities/database/rds.ts, and nothing else. */
-  grantFailover(fn: IFunction): void {
+  grantReconcile(fn: IFunction): void {
     const { partition, account } = Stack.of(this);
     const home = this.config.controlPlane.region;
     const databases = databasesOf(this.config);
@@ -165,12 +172,5 @@ const databasesOf = (config: Config): DatabaseConfig[] =>
 
 export const databaseInfra: CapabilityInfra = {
   name: 'database',
-  deploy: (scope, { config }) => {
-    const failover = new DatabaseFailover(scope, 'DatabaseFailover', { config });
-    return {
-      grantReconcile: (fn) => failover.grantFailover(fn),
-      engineFunctions: [failover.eventHandler],
-      otherFunctions: [],
-    };
-  },
+  deploy: (scope, { config }) => new DatabaseFailover(scope, 'DatabaseFailover', { config }),
 };

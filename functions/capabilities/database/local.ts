@@ -31,18 +31,14 @@ import {
 } from '@aws-sdk/client-route-53';
 import type { ConfigInput } from '../../config/schema';
 import { type Config, parseConfig } from '../../config/schema';
-import type { AwsClients } from '../../drill/local-aws';
 import {
   countCalls,
   createSlackSecret,
   createStateTable,
-  localAwsClients,
   localControlPlaneInput,
 } from '../../drill/local-aws';
-import { manualClock, recordingLog } from '../../drill/local-control-plane';
-import { type SlackSink, startSlackSink } from '../../drill/slack-sink';
+import { harnessControlPlane, type LocalHarness, startHarness } from '../../drill/local-control-plane';
 import type { ControlPlane } from '../../engine/engine';
-import { createControlPlane } from '../../runtime/control-plane';
 
 export const DB_PRIMARY = 'shop-db';
 export const DB_REPLICA = 'shop-db-replica';
@@ -61,13 +57,9 @@ export interface DatabaseTopologyOptions {
   readonly maxAttempts?: number;
 }
 
-export interface LocalDatabase {
-  readonly clients: AwsClients;
+export interface LocalDatabase extends LocalHarness {
   readonly config: Config;
   readonly hostedZoneId: string;
-  readonly sink: SlackSink;
-  readonly clock: ReturnType<typeof manualClock>;
-  readonly log: ReturnType<typeof recordingLog>;
   /** RDS calls made through the control plane's client, by command name. */
   readonly rdsCalls: Map<string, number>;
   /** Reads that still report a promotion under way (`modifying`) before it completes; default 0. */
@@ -79,7 +71,6 @@ export interface LocalDatabase {
   addressOf(id: string): Promise<string>;
   /** Publishes ReplicaLag (seconds) for an instance, as RDS would every minute. */
   publishLag(instanceId: string, seconds: number, metric?: 'ReplicaLag' | 'AuroraReplicaLag'): Promise<void>;
-  stop(): Promise<void>;
 }
 
 const QUARANTINE_SG = 'sg-0badc0ffee0000001';
@@ -134,8 +125,8 @@ export const startDatabaseControlPlane = async (
   endpoint: string,
   options: DatabaseTopologyOptions = {},
 ): Promise<LocalDatabase> => {
-  const clients = localAwsClients(endpoint, options.maxAttempts);
-  const sink = await startSlackSink();
+  const harness = await startHarness(endpoint, options.maxAttempts);
+  const { clients, sink } = harness;
   const cloudwatch: CloudWatchClient = clients.cloudwatch;
   const kind = options.kind ?? 'rds-replica';
 
@@ -239,25 +230,13 @@ export const startDatabaseControlPlane = async (
   const config = parseConfig(input, 'database topology config');
   await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
 
-  const clock = manualClock();
-  const log = recordingLog();
   const local: LocalDatabase = {
-    clients,
+    ...harness,
     config,
     hostedZoneId,
-    sink,
-    clock,
-    log,
     rdsCalls: countCalls(clients.rds as unknown as { middlewareStack: Route53Client['middlewareStack'] }),
     promotionReads: 0,
-    controlPlane: () =>
-      createControlPlane({
-        config,
-        clients: clients.kit,
-        log,
-        clock,
-        changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
-      }),
+    controlPlane: harnessControlPlane(harness, config),
     endpointTarget: async () => {
       const out = await clients.route53.send(
         new ListResourceRecordSetsCommand({
@@ -286,7 +265,7 @@ export const startDatabaseControlPlane = async (
               // Aurora's AuroraReplicaLag is in milliseconds, RDS's ReplicaLag in seconds.
               Value: metric === 'AuroraReplicaLag' ? seconds * 1000 : seconds,
               Unit: metric === 'AuroraReplicaLag' ? 'Milliseconds' : 'Seconds',
-              Timestamp: clock.now(),
+              Timestamp: harness.clock.now(),
             },
           ],
         }),

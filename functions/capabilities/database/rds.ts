@@ -376,23 +376,21 @@ export const databaseCapability = (
           pending: { [PENDING.failover]: epoch },
         };
       case 'rds:FailoverGlobalCluster':
-        await call('RDS FailoverGlobalCluster', () =>
-          rds().send(new FailoverGlobalClusterCommand({ ...action.params })),
+      case 'rds:SwitchoverGlobalCluster': {
+        const managed = action.api === 'rds:FailoverGlobalCluster';
+        await call(`RDS ${managed ? 'FailoverGlobalCluster' : 'SwitchoverGlobalCluster'}`, () =>
+          rds().send(
+            managed
+              ? new FailoverGlobalClusterCommand({ ...action.params })
+              : new SwitchoverGlobalClusterCommand({ ...action.params }),
+          ),
         );
         return {
           verified: false,
-          detail: `managed failover of ${action.params.GlobalClusterIdentifier} to ${idOfArn(action.params.TargetDbClusterIdentifier)} issued`,
+          detail: `${managed ? 'managed failover' : 'switchover'} of ${action.params.GlobalClusterIdentifier} to ${idOfArn(action.params.TargetDbClusterIdentifier)} issued`,
           pending: { [PENDING.failover]: epoch },
         };
-      case 'rds:SwitchoverGlobalCluster':
-        await call('RDS SwitchoverGlobalCluster', () =>
-          rds().send(new SwitchoverGlobalClusterCommand({ ...action.params })),
-        );
-        return {
-          verified: false,
-          detail: `switchover of ${action.params.GlobalClusterIdentifier} to ${idOfArn(action.params.TargetDbClusterIdentifier)} issued`,
-          pending: { [PENDING.failover]: epoch },
-        };
+      }
     }
   };
 

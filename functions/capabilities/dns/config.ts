@@ -22,27 +22,28 @@ const recordSide = z
 
 const recordType = z.enum(['A', 'AAAA', 'CNAME']);
 
-const weightedRecord = z.strictObject({
+/** What every routing kind has: the name, its type and TTL, and where each side points. */
+const recordBase = {
   name: dnsName,
   type: recordType,
-  /** Weighted pair switched by weight 1/0 <-> 0/1; Route 53 health checks fail over even without us. */
-  routing: z.literal('weighted'),
   ttl: z.number().int().min(0).max(86_400).default(60),
   primary: recordSide,
   standby: recordSide,
+};
+
+const weightedRecord = z.strictObject({
+  ...recordBase,
+  /** Weighted pair switched by weight 1/0 <-> 0/1; Route 53 health checks fail over even without us. */
+  routing: z.literal('weighted'),
   setIdentifiers: z
     .strictObject({ primary: z.string().min(1).max(128), standby: z.string().min(1).max(128) })
     .optional(),
 });
 
 const swapRecord = z.strictObject({
-  name: dnsName,
-  type: recordType,
+  ...recordBase,
   /** A plain record whose value is replaced; for names with no health check. */
   routing: z.literal('swap'),
-  ttl: z.number().int().min(0).max(86_400).default(60),
-  primary: recordSide,
-  standby: recordSide,
 });
 
 const dnsRecord = z.discriminatedUnion('routing', [weightedRecord, swapRecord]).superRefine((record, ctx) => {

@@ -1,4 +1,3 @@
-import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import {
   CreateHealthCheckCommand,
@@ -10,13 +9,10 @@ import {
   type AwsClients,
   createSlackSecret,
   createStateTable,
-  localAwsClients,
   localControlPlaneInput,
 } from '../../drill/local-aws';
-import { manualClock, recordingLog } from '../../drill/local-control-plane';
-import { type SlackSink, startSlackSink } from '../../drill/slack-sink';
+import { harnessControlPlane, type LocalHarness, startHarness } from '../../drill/local-control-plane';
 import type { ControlPlane } from '../../engine/engine';
-import { createControlPlane } from '../../runtime/control-plane';
 
 /** The DNS capability's local topology: a web shop with a weighted and a swapped record, on the emulator. */
 
@@ -140,44 +136,21 @@ export const provisionSampleTopology = async (
   };
 };
 
-export interface LocalControlPlane {
-  readonly clients: AwsClients & { readonly cloudwatch: CloudWatchClient };
+export interface LocalControlPlane extends LocalHarness {
   readonly topology: SampleTopology;
-  readonly sink: SlackSink;
-  readonly clock: ReturnType<typeof manualClock>;
-  readonly log: ReturnType<typeof recordingLog>;
   /** A fresh control plane (one Reporter) per "invocation", on shared real SDK clients. */
   controlPlane(): ControlPlane;
-  stop(): Promise<void>;
 }
 
-/**
- * Real AWS SDK v3 clients pointed at the emulator through AWS_ENDPOINT_URL, the sample topology,
- * a local Slack sink, and the same createControlPlane the Lambdas use.
- */
+/** The sample topology on the emulator, with the harness every capability's tests use. */
 export const startLocalControlPlane = async (
   endpoint: string,
   options: Partial<TopologyOptions> & { readonly maxAttempts?: number } = {},
 ): Promise<LocalControlPlane> => {
-  const clients = localAwsClients(endpoint, options.maxAttempts);
-  const sink = await startSlackSink();
-  const topology = await provisionSampleTopology(clients, { slackWebhookUrl: sink.url, ...options });
-  const clock = manualClock();
-  const log = recordingLog();
-  return {
-    clients,
-    topology,
-    sink,
-    clock,
-    log,
-    controlPlane: () =>
-      createControlPlane({
-        config: topology.config,
-        clients: clients.kit,
-        log,
-        clock,
-        changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
-      }),
-    stop: () => sink.stop(),
-  };
+  const harness = await startHarness(endpoint, options.maxAttempts);
+  const topology = await provisionSampleTopology(harness.clients, {
+    slackWebhookUrl: harness.sink.url,
+    ...options,
+  });
+  return { ...harness, topology, controlPlane: harnessControlPlane(harness, topology.config) };
 };

@@ -6,7 +6,7 @@ import { CfnRecordSet, PublicHostedZone } from 'aws-cdk-lib/aws-route53';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { CfnReceiptRule, CfnReceiptRuleSet, EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
-import type { CapabilityInfra } from '../../../infra/capability-infra';
+import type { CapabilityInfra, CapabilityResources } from '../../../infra/capability-infra';
 import { ControlFunction } from '../../../infra/control-function';
 import type { Config, ServiceConfig } from '../../config/schema';
 import { heldMailPrefix, inboundRegionOf, receiptRuleName, receiptRuleSetName } from './config';
@@ -32,9 +32,14 @@ export const mailServicesOf = (config: Config): MailService[] =>
  * Unlike DNS records, the MX records never flip (senders fall back to the backup by themselves),
  * so CloudFormation may own them: a later `cdk deploy` cannot undo anything the control plane did.
  */
-export class MailFailover extends Construct {
+export class MailFailover extends Construct implements CapabilityResources {
   readonly bucket: Bucket;
   readonly recorder: ControlFunction;
+  readonly engineFunctions: readonly ControlFunction[] = [];
+
+  get otherFunctions(): readonly ControlFunction[] {
+    return [this.recorder];
+  }
   readonly ruleSet: CfnReceiptRuleSet;
   readonly rules: readonly CfnReceiptRule[];
 
@@ -166,7 +171,7 @@ export class MailFailover extends Construct {
   }
 
   /** What the reconcile and alarm functions need to keep SES holding mail and to hand it back. */
-  grantHandBack(fn: IFunction): void {
+  grantReconcile(fn: IFunction): void {
     // Read (to deliver) and delete (after delivery + retention) only in the held-mail bucket.
     Grant.addToPrincipal({
       grantee: fn,
@@ -200,12 +205,5 @@ export class MailFailover extends Construct {
 
 export const mailInfra: CapabilityInfra = {
   name: 'mail',
-  deploy: (scope, { config, table }) => {
-    const failover = new MailFailover(scope, 'MailFailover', { config, table });
-    return {
-      grantReconcile: (fn) => failover.grantHandBack(fn),
-      engineFunctions: [],
-      otherFunctions: [failover.recorder],
-    };
-  },
+  deploy: (scope, { config, table }) => new MailFailover(scope, 'MailFailover', { config, table }),
 };

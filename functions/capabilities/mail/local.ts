@@ -7,23 +7,19 @@
  * "Lambda action event"). moto processes no inbound mail, so the harness does both, and says so.
  */
 import { randomUUID } from 'node:crypto';
-import { type CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
+import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateReceiptRuleCommand, CreateReceiptRuleSetCommand } from '@aws-sdk/client-ses';
 import { type Config, parseConfig } from '../../config/schema';
 import { localLambdaContext as lambdaContext } from '../../drill/lambda-context';
 import {
-  type AwsClients,
   createSlackSecret,
   createStateTable,
   LOCAL_REGION,
-  localAwsClients,
   localControlPlaneInput,
 } from '../../drill/local-aws';
-import { manualClock, recordingLog } from '../../drill/local-control-plane';
-import { type SlackSink, startSlackSink } from '../../drill/slack-sink';
+import { harnessControlPlane, type LocalHarness, startHarness } from '../../drill/local-control-plane';
 import type { ControlPlane } from '../../engine/engine';
-import { createControlPlane } from '../../runtime/control-plane';
 import type { MailCapabilityOptions } from './capability';
 import { heldMailPrefix, receiptRuleName, receiptRuleSetName } from './config';
 import type { LocalPrimary } from './local-primary';
@@ -34,18 +30,13 @@ import { MailStore } from './store';
 export const MAIL_DOMAIN = 'shop.example.test';
 export const MAIL_ALARM = 'shop-mail-primary-down';
 
-export interface LocalMail {
-  readonly clients: AwsClients & { readonly cloudwatch: CloudWatchClient };
+export interface LocalMail extends LocalHarness {
   readonly config: Config;
   readonly bucket: string;
   readonly store: MailStore;
-  readonly sink: SlackSink;
-  readonly clock: ReturnType<typeof manualClock>;
-  readonly log: ReturnType<typeof recordingLog>;
   controlPlane(): ControlPlane;
   /** SES's S3 action and then its Lambda action, for one inbound message. */
   receive(message: InboundMessage): Promise<RecordOutcome>;
-  stop(): Promise<void>;
 }
 
 export interface InboundMessage {
@@ -160,9 +151,9 @@ export const startLocalMail = async (
   primary: LocalPrimary,
   options: { readonly mail?: Partial<MailCapabilityOptions>; readonly maxAttempts?: number } = {},
 ): Promise<LocalMail> => {
-  const clients = localAwsClients(endpoint, options.maxAttempts);
-  const sink = await startSlackSink();
-  const config = mailConfig(primary, await createSlackSecret(clients.secrets, sink.url));
+  const harness = await startHarness(endpoint, options.maxAttempts);
+  const { clients, log } = harness;
+  const config = mailConfig(primary, await createSlackSecret(clients.secrets, harness.sink.url));
   await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
   const bucket = `understudy-held-mail-${Date.now()}`;
   await clients.s3.send(
@@ -204,25 +195,13 @@ export const startLocalMail = async (
     }),
   );
   const store = new MailStore(clients.dynamodb, config.controlPlane.stateTableName);
-  const clock = manualClock();
-  const log = recordingLog();
   const recorder = createMailRecorderHandler(() => ({ config, store, s3: clients.s3, bucket, log }));
   return {
-    clients,
+    ...harness,
     config,
     bucket,
     store,
-    sink,
-    clock,
-    log,
-    controlPlane: () =>
-      createControlPlane({
-        config,
-        clients: clients.kit,
-        log,
-        clock,
-        tuning: { mail: { smtpTimeoutMs: 5_000, ...options.mail } },
-      }),
+    controlPlane: harnessControlPlane(harness, config, { mail: { smtpTimeoutMs: 5_000, ...options.mail } }),
     async receive(message) {
       await clients.s3.send(
         new PutObjectCommand({
@@ -233,6 +212,5 @@ export const startLocalMail = async (
       );
       return (await recorder(sesLambdaEvent(message, recorderArn), lambdaContext)) as RecordOutcome;
     },
-    stop: () => sink.stop(),
   };
 };

@@ -1,0 +1,20 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+
+/**
+ * Where undeliverable events or failed invocations wait for a person: encrypted, TLS only, kept 14
+ * days. `holds` says what ends up there, for the cdk-nag acknowledgement.
+ */
+export const deadLetterQueue = (scope: Construct, id: string, holds: string): Queue => {
+  const queue = new Queue(scope, id, {
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  Validations.of(queue.node.defaultChild ?? queue).acknowledge({
+    id: 'AwsSolutions-SQS3',
+    reason: `This queue is itself the dead-letter queue for ${holds}; a DLQ of a DLQ would only hide them further.`,
+  });
+  return queue;
+};
