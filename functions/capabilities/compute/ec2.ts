@@ -209,31 +209,25 @@ export const computeCapability = (clients: ComputeClients): Capability<ComputeOb
         );
         return { verified: false, detail: `stopping ${action.params.InstanceIds.join(', ')}` };
       case 'elasticloadbalancing:RegisterTargets':
-        await call('ELBv2 RegisterTargets', () =>
+      case 'elasticloadbalancing:DeregisterTargets': {
+        const register = action.api === 'elasticloadbalancing:RegisterTargets';
+        const input = {
+          TargetGroupArn: action.params.TargetGroupArn,
+          Targets: action.params.Targets.map((t) => ({ ...t })),
+        };
+        await call(`ELBv2 ${register ? 'RegisterTargets' : 'DeregisterTargets'}`, () =>
           clients.elbv2.send(
-            new RegisterTargetsCommand({
-              TargetGroupArn: action.params.TargetGroupArn,
-              Targets: action.params.Targets.map((t) => ({ ...t })),
-            }),
+            register ? new RegisterTargetsCommand(input) : new DeregisterTargetsCommand(input),
           ),
         );
+        const ids = action.params.Targets.map((t) => t.Id).join(', ');
         return {
           verified: false,
-          detail: `registered ${action.params.Targets.map((t) => t.Id).join(', ')}; waiting for their health checks`,
+          detail: register
+            ? `registered ${ids}; waiting for their health checks`
+            : `deregistered ${ids}; waiting for them to drain`,
         };
-      case 'elasticloadbalancing:DeregisterTargets':
-        await call('ELBv2 DeregisterTargets', () =>
-          clients.elbv2.send(
-            new DeregisterTargetsCommand({
-              TargetGroupArn: action.params.TargetGroupArn,
-              Targets: action.params.Targets.map((t) => ({ ...t })),
-            }),
-          ),
-        );
-        return {
-          verified: false,
-          detail: `deregistered ${action.params.Targets.map((t) => t.Id).join(', ')}; waiting for them to drain`,
-        };
+      }
       case 'ec2:CreateTags':
         await call('EC2 CreateTags', () =>
           clients.ec2.send(
