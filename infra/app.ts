@@ -1,5 +1,5 @@
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { Config } from '../functions/config/schema';
 import { AlarmForwarderStack, alarmForwarderStackName, remoteAlarmNamesByRegion } from './alarm-forwarder';
 import { UnderstudyStack, type UnderstudyStackProps } from './understudy-stack';
@@ -76,6 +76,7 @@ export const buildApp = (config: Config, options: BuildAppOptions = {}): Underst
     // Acknowledgements are also written to the template metadata (`cdk_nag`) as an audit trail.
     Validations.of(app).addPlugins(
       new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }),
+      new ServerlessChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }),
     );
   }
   return { app, stack, alarmForwarders };

@@ -103,6 +103,18 @@ export class ControlFunction extends NodejsFunction {
       reason:
         'The runtime is pinned to Node.js 22 (LTS, supported by Lambda into 2027) on purpose: a runtime change of the failover path is a reviewed change, not a side effect of upgrading cdk-nag.',
     });
+    Validations.of(this.node.defaultChild ?? this).acknowledge(
+      {
+        id: 'Serverless-LambdaDLQ',
+        reason:
+          'Every invocation that can fail asynchronously has an on-failure destination (failureQueue) and every rule target a dead-letter queue; a DeadLetterConfig as well would split failed events across two queues.',
+      },
+      {
+        id: 'Serverless-LambdaLatestVersion',
+        reason:
+          'The runtime is pinned to Node.js 22 (LTS) on purpose: a runtime change of the failover path is a reviewed change, not a side effect of a new Lambda runtime.',
+      },
+    );
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

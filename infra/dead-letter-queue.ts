@@ -12,9 +12,10 @@ export const deadLetterQueue = (scope: Construct, id: string, holds: string): Qu
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
   });
-  Validations.of(queue.node.defaultChild ?? queue).acknowledge({
-    id: 'AwsSolutions-SQS3',
-    reason: `This queue is itself the dead-letter queue for ${holds}; a DLQ of a DLQ would only hide them further.`,
-  });
+  const reason = `This queue is itself the dead-letter queue for ${holds}; a DLQ of a DLQ would only hide them further.`;
+  Validations.of(queue.node.defaultChild ?? queue).acknowledge(
+    { id: 'AwsSolutions-SQS3', reason },
+    { id: 'Serverless-SQSRedrivePolicy', reason },
+  );
   return queue;
 };
