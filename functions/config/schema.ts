@@ -34,7 +34,17 @@ const controlPlaneSchema = z.strictObject({
   maxEventAgeSeconds: z.number().int().min(30).max(86_400).default(600),
   auditRetentionDays: z.number().int().min(1).max(3650).default(90),
   /** Name of a Secrets Manager secret holding the Slack incoming-webhook URL. */
-  slackWebhookSecretName: z.string().min(1).max(512).optional(),
+  slackWebhookSecretName: z
+    .string()
+    .min(1)
+    .max(512)
+    .refine((name) => !name.startsWith('arn:'), {
+      message: "give the secret's name, not its ARN (the stack derives the ARN; a pasted ARN would never match)",
+    })
+    .refine((name) => /^[A-Za-z0-9/_+=.@-]+$/.test(name), {
+      message: 'must be a Secrets Manager secret name: letters, digits and / _ + = . @ -',
+    })
+    .optional(),
   logRetentionDays: z
     .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
     .default(30),
@@ -166,6 +176,7 @@ export const buildConfigSchema = <const M extends readonly CapabilityModule[]>(m
       const seen = new Set<string>();
       // Two owners for one name would fight over it every minute.
       const owners = new Map<string, string>();
+      const typesAt = new Map<string, { type: string; owner: string }>();
       config.services.forEach((svc, i) => {
         if (seen.has(svc.name)) {
           ctx.addIssue({
@@ -181,6 +192,17 @@ export const buildConfigSchema = <const M extends readonly CapabilityModule[]>(m
           for (const owned of module.ownedNames?.(section) ?? []) {
             const key = `${owned.hostedZoneId} ${owned.name} ${owned.type}`;
             const path = ['services', i, module.name, ...owned.path];
+            // DNS allows no other record beside a CNAME of the same name: Route 53 would refuse the write.
+            const name = `${owned.hostedZoneId} ${owned.name.replace(/\.$/, '').toLowerCase()}`;
+            const other = typesAt.get(name);
+            if (other && other.type !== owned.type && (other.type === 'CNAME' || owned.type === 'CNAME')) {
+              ctx.addIssue({
+                code: 'custom',
+                path,
+                message: `${owned.name} is a ${other.type} record of ${other.owner}; a CNAME cannot share its name with any other record type`,
+              });
+            }
+            typesAt.set(name, { type: owned.type, owner: path.slice(0, -1).join('.') });
             const owner = owners.get(key);
             if (owner !== undefined) {
               ctx.addIssue({

@@ -7,12 +7,16 @@ import { awsRegion, dnsName, hostedZoneId } from '../../config/fields';
  */
 
 // RDS identifiers: 1-63 letters, digits or hyphens, starting with a letter, no double or trailing hyphen.
+// RDS stores them in lowercase, so a mixed-case one would never match the IAM ARNs the stack writes.
 const dbIdentifier = z
   .string()
   .regex(
     /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/,
     'must be an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter',
-  );
+  )
+  .refine((id) => id === id.toLowerCase(), {
+    message: 'must be lowercase: RDS stores identifiers in lowercase, and IAM compares ARNs exactly',
+  });
 const clusterArn = z
   .string()
   .regex(

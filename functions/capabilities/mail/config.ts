@@ -78,11 +78,18 @@ export type MailConfig = z.output<typeof mailSection>;
 
 /** Checks that span services and the control plane, for the config schema's top-level refinement. */
 export const mailConfigIssues = (config: {
-  readonly controlPlane: { readonly region: string };
-  readonly services: readonly { readonly mail?: MailConfig | undefined }[];
+  readonly controlPlane: { readonly region: string; readonly stackName: string };
+  readonly services: readonly { readonly name: string; readonly mail?: MailConfig | undefined }[];
 }): { path: (string | number)[]; message: string }[] => {
   const issues: { path: (string | number)[]; message: string }[] = [];
   const domains = new Map<string, number>();
+  const ruleSet = receiptRuleSetName(config.controlPlane.stackName);
+  if (config.services.some((svc) => svc.mail) && ruleSet.length > SES_NAME_LIMIT) {
+    issues.push({
+      path: ['controlPlane', 'stackName'],
+      message: `is ${config.controlPlane.stackName.length} characters: the SES receipt rule set "${ruleSet}" would be ${ruleSet.length}, over SES's ${SES_NAME_LIMIT}; use at most ${SES_NAME_LIMIT - '-held-mail'.length}`,
+    });
+  }
   config.services.forEach((svc, i) => {
     const mail = svc.mail;
     if (!mail) return;
@@ -90,6 +97,13 @@ export const mailConfigIssues = (config: {
       issues.push({
         path: ['services', i, 'mail', 'inboundRegion'],
         message: `must be the control plane's Region (${config.controlPlane.region}): the held-mail bucket, receipt rule set and recorder are deployed in its stack`,
+      });
+    }
+    const rule = receiptRuleName(svc.name);
+    if (rule.length > SES_NAME_LIMIT) {
+      issues.push({
+        path: ['services', i, 'name'],
+        message: `the SES receipt rule "${rule}" would be ${rule.length} characters, over SES's ${SES_NAME_LIMIT}`,
       });
     }
     const owner = domains.get(mail.domain);
@@ -108,6 +122,9 @@ export const mailConfigIssues = (config: {
 /** The SES Region that receives the domain's mail when the primary does not answer. */
 export const inboundRegionOf = (mail: MailConfig, controlPlaneRegion: string): string =>
   mail.inboundRegion ?? controlPlaneRegion;
+
+/** SES's limit for receipt rule set and rule names. */
+const SES_NAME_LIMIT = 64;
 
 /** Names shared by the stack (which creates them) and the reconciler (which keeps them enabled). */
 export const receiptRuleSetName = (stackName: string): string => `${stackName}-held-mail`;
