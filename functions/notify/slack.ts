@@ -1,4 +1,5 @@
 import type { Log } from '../core/log';
+import { clip } from '../core/text';
 import type { AuditEntry } from '../state/store';
 
 /** Anything that tells people what happened. Implementations never throw: a Slack outage never blocks failover. */
@@ -20,6 +21,8 @@ const HEADLINE: Record<AuditEntry['kind'], string> = {
 
 /** Slack's limit for a section's text. */
 const MAX_TEXT = 3000;
+/** A field's text (Slack allows 2,000; a field here is a label and one short value). */
+const MAX_FIELD = 300;
 
 /** Block Kit message for one audit entry. Only facts we have; no links to things that may not exist. */
 export const slackMessage = (entry: AuditEntry, controlPlane: string) => {
@@ -31,14 +34,14 @@ export const slackMessage = (entry: AuditEntry, controlPlane: string) => {
     `*Source*\n${entry.source ?? 'reconciler'}`,
   ];
   return {
-    text: `${title}: ${entry.message}`.slice(0, MAX_TEXT),
+    text: clip(`${title}: ${entry.message}`, MAX_TEXT),
     blocks: [
-      { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150), emoji: true } },
-      { type: 'section', text: { type: 'mrkdwn', text: entry.message.slice(0, MAX_TEXT) } },
-      { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text })) },
+      { type: 'header', text: { type: 'plain_text', text: clip(title, 150), emoji: true } },
+      { type: 'section', text: { type: 'mrkdwn', text: clip(entry.message, MAX_TEXT) } },
+      { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text: clip(text, MAX_FIELD) })) },
       {
         type: 'context',
-        elements: [{ type: 'mrkdwn', text: `${controlPlane} · ${entry.at}`.slice(0, MAX_TEXT) }],
+        elements: [{ type: 'mrkdwn', text: clip(`${controlPlane} · ${entry.at}`, MAX_TEXT) }],
       },
     ],
   };

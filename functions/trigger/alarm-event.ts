@@ -6,6 +6,10 @@ import {
   capabilitiesOf,
   type ServiceConfig,
 } from '../config/schema';
+import { clip, MAX_ALARM_REASON } from '../core/text';
+
+/** An ignored event's reason is logged only, but may quote the event: bounded all the same. */
+const MAX_IGNORE_REASON = 2_048;
 
 const alarmState = z.object({
   value: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
@@ -86,7 +90,12 @@ export type AlarmVerdict =
  * Decides, per protected service, what an event means. Anything we do not recognise is ignored
  * with a reason: an unknown or malformed event is never acted on.
  */
-export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): AlarmVerdict[] => {
+export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): AlarmVerdict[] =>
+  classify(raw, config, now).map((v) =>
+    v.kind === 'ignore' ? { ...v, reason: clip(v.reason, MAX_IGNORE_REASON) } : v,
+  );
+
+const classify = (raw: unknown, config: Config, now: Date): AlarmVerdict[] => {
   const parsed = alarmStateChangeSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues
@@ -141,7 +150,10 @@ export const classifyAlarmEvent = (raw: unknown, config: Config, now: Date): Ala
     const capabilities = [
       ...new Set(triggers.flatMap((t) => t.capabilities ?? capabilitiesOf(service))),
     ] as CapabilityName[];
-    const reason = `alarm ${alarmName} is ${state.value}${state.reason ? `: ${state.reason}` : ''}`;
+    // CloudWatch caps a reason at 1,023 characters; a forged event need not, and the reason ends up
+    // in the desired state, the audit log and Slack (a DynamoDB item holds at most 400 KB).
+    const stateReason = clip(state.reason, MAX_ALARM_REASON);
+    const reason = `alarm ${alarmName} is ${state.value}${stateReason ? `: ${stateReason}` : ''}`;
     const kind = state.value === 'ALARM' ? 'alarm' : state.value === 'OK' ? 'recovered' : 'insufficient-data';
     if (triggers.every((t) => t.scope === 'instance')) {
       const instanceId = alarmInstanceId(event);
