@@ -6,6 +6,7 @@ import {
   capabilitiesOf,
   type ServiceConfig,
 } from '../config/schema';
+import { eventTimeProblem } from '../core/event-time';
 import { clip, MAX_ALARM_REASON } from '../core/text';
 
 /** An ignored event's reason is logged only, but may quote the event: bounded all the same. */
@@ -131,15 +132,8 @@ const classify = (raw: unknown, config: Config, now: Date): AlarmVerdict[] => {
       },
     ];
   }
-  const ageSeconds = (now.getTime() - Date.parse(event.time)) / 1000;
-  if (ageSeconds > maxEventAgeSeconds) {
-    return [
-      {
-        kind: 'ignore',
-        reason: `stale event: alarm ${event.detail.alarmName} changed at ${event.time}, ${Math.round(ageSeconds)} s ago (max ${maxEventAgeSeconds} s)`,
-      },
-    ];
-  }
+  const untimely = eventTimeProblem(event.time, now, maxEventAgeSeconds);
+  if (untimely) return [{ kind: 'ignore', reason: `alarm ${alarmName}: ${untimely}` }];
 
   const verdicts: AlarmVerdict[] = [];
   for (const service of config.services) {
