@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 /**
@@ -51,6 +51,9 @@ export interface Envelope {
 }
 
 const CRLF = Buffer.from('\r\n');
+
+/** SNI names a host by DNS name only (RFC 6066); a primary configured by IP address gets none. */
+const serverName = (host: string) => (isIP(host) === 0 ? { servername: host } : {});
 
 /**
  * SMTP transparency (RFC 5321 4.5.2): a line that starts with "." gets one more. Lines are split at
@@ -113,7 +116,7 @@ export class SmtpSession {
         );
       const s =
         target.tls === 'implicit'
-          ? tlsConnect({ host: target.host, port: target.port, servername: target.host }, () => resolve(s))
+          ? tlsConnect({ host: target.host, port: target.port, ...serverName(target.host) }, () => resolve(s))
           : netConnect({ host: target.host, port: target.port }, () => resolve(s));
       s.once('error', onError);
       s.setTimeout(target.timeoutMs, () => {
@@ -254,12 +257,23 @@ export class SmtpSession {
   }
 
   private async upgrade(): Promise<void> {
+    // Whatever arrived after the 220 came in clear text, before TLS: anyone on the path may have put
+    // it there, and read after the upgrade it would pass for the primary's answers to our next
+    // commands (response injection, CVE-2011-0411 class). A primary never sends anything before our
+    // first command over TLS, so any such bytes end the session: nothing is sent, the mail stays held.
+    const early = this.lines.reduce((n, l) => n + l.length + 1, 0) + this.buffer.length;
+    if (early > 0) {
+      throw new SmtpConnectionError(
+        `${this.target.host} sent ${early} byte(s) after its 220 to STARTTLS, before TLS began: ` +
+          'refusing the session (possible response injection)',
+      );
+    }
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
     plain.removeAllListeners('error');
     this.socket = await new Promise<Socket>((resolve, reject) => {
-      const secure = tlsConnect({ socket: plain, servername: this.target.host }, () => resolve(secure));
+      const secure = tlsConnect({ socket: plain, ...serverName(this.target.host) }, () => resolve(secure));
       secure.once('error', (error) =>
         reject(new SmtpConnectionError(`TLS with ${this.target.host}: ${error.message}`, { cause: error })),
       );
