@@ -1,5 +1,6 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { envelopeAddressProblem } from './address';
 
 /**
  * A thin SMTP client for handing held mail back: the raw MIME bytes exactly as SES stored them,
@@ -168,6 +169,31 @@ export class SmtpSession {
    * SmtpConnectionError when the connection is unusable (then nothing of this message was accepted).
    */
   async send(envelope: Envelope, raw: Uint8Array): Promise<SendResult> {
+    // The last check before an address is written onto the wire: a line break or an angle bracket
+    // in it would inject a command (an extra RCPT TO). Such an address is refused for good, here.
+    const sender = envelopeAddressProblem(envelope.mailFrom, { allowNull: true });
+    if (sender) {
+      return {
+        accepted: [],
+        deferred: [],
+        rejected: [...envelope.recipients],
+        reply: `553 5.1.7 not sent: the envelope sender ${sender} (refused by understudy)`,
+      };
+    }
+    const refused = envelope.recipients.flatMap((r) => {
+      const problem = envelopeAddressProblem(r);
+      return problem ? [{ recipient: r, problem }] : [];
+    });
+    if (refused.length === 0) return this.transaction(envelope, raw);
+    const local = `553 5.1.3 not sent to ${refused.length} recipient(s): envelope address ${refused[0]?.problem} (refused by understudy)`;
+    const valid = envelope.recipients.filter((r) => !refused.some((x) => x.recipient === r));
+    const rejected = refused.map((x) => x.recipient);
+    if (valid.length === 0) return { accepted: [], deferred: [], rejected, reply: local };
+    const result = await this.transaction({ ...envelope, recipients: valid }, raw);
+    return { ...result, rejected: [...rejected, ...result.rejected], reply: `${result.reply}; ${local}` };
+  }
+
+  private async transaction(envelope: Envelope, raw: Uint8Array): Promise<SendResult> {
     const params: string[] = [];
     if (this.extensions.has('SIZE')) params.push(`SIZE=${raw.byteLength}`);
     if (this.extensions.has('8BITMIME') && hasEightBit(raw)) params.push('BODY=8BITMIME');
