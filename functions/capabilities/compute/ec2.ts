@@ -22,6 +22,7 @@ import type { ServiceConfig } from '../../config/schema';
 import { classifyAwsError, TerminalError } from '../../core/errors';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
+import { sdkErrorName } from '../../runtime/client-kit';
 import type { InstanceSelector } from './config';
 import {
   type ComputeAction,
@@ -192,7 +193,7 @@ export const computeCapability = (clients: ComputeClients): Capability<ComputeOb
           await clients.ec2.send(new StartInstancesCommand({ InstanceIds: [...ids] }));
         } catch (error) {
           const failure = classifyAwsError('EC2 StartInstances', error);
-          const name = (error as Error)?.name ?? '';
+          const name = sdkErrorName(error) ?? '';
           if (failure.retryable || !START_REFUSALS.has(name)) throw failure;
           // This spare cannot start now; the others go on, and the next run tries again or picks another.
           return {

@@ -2,6 +2,7 @@ import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../../config/schema';
 import { classifyAwsError, RetryableError, TerminalError } from '../../core/errors';
 import type { Log } from '../../core/log';
+import { sdkErrorName } from '../../runtime/client-kit';
 import { heldMailPrefix } from './config';
 import { heldMessageFrom, type SesReceiptEvent, serviceForRecord, sesReceiptEventSchema } from './ses-event';
 import type { MailStore } from './store';
@@ -54,7 +55,8 @@ export const recordHeldMail = async (deps: RecorderDependencies, raw: unknown): 
       const head = await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key }));
       size = head.ContentLength ?? 0;
     } catch (error) {
-      if ((error as Error)?.name === 'NotFound' || (error as Error)?.name === 'NoSuchKey') {
+      const name = sdkErrorName(error);
+      if (name === 'NotFound' || name === 'NoSuchKey') {
         throw new RetryableError(`message ${messageId} is not (yet) stored at s3://${deps.bucket}/${key}`, {
           cause: error,
         });

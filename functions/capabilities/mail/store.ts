@@ -7,12 +7,14 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { classifyAwsError } from '../../core/errors';
+import { sdkErrorName } from '../../runtime/client-kit';
 import { emptyMeta, type HeldMessage, type MailMeta, messageSortKey } from './held';
 
 const mailPk = (service: string) => `MAIL#${service}`;
 const META_SK = 'META';
 
-const isConditionFailure = (error: unknown) => (error as Error)?.name === 'ConditionalCheckFailedException';
+/** The SDK's error, possibly already classified (wrapped, as `cause`) by the client kit's middleware. */
+const isConditionFailure = (error: unknown) => sdkErrorName(error) === 'ConditionalCheckFailedException';
 
 /** What the primary made of one claimed message, written only by the run holding the claim. */
 export interface MessageOutcome {
