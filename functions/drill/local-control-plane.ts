@@ -66,7 +66,7 @@ export const startLocalControlPlane = async (
 ): Promise<LocalControlPlane> => {
   const clients = localAwsClients(endpoint, options.maxAttempts);
   const sink = await startSlackSink();
-  const topology = await provisionSampleTopology(clients, { slackWebhookUrl: sink.url, ...options });
+  const topology = await provisionSampleTopology(clients, { slackWebhookUrl: sink.webhookUrl, ...options });
   const clock = manualClock();
   const log = recordingLog();
   return {
@@ -81,6 +81,7 @@ export const startLocalControlPlane = async (
         clients: clients.kit,
         log,
         clock,
+        notifier: sink.notifier(topology.config, clients.secrets, log),
         changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
       }),
     stop: () => sink.stop(),

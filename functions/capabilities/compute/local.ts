@@ -255,7 +255,7 @@ export const startLocalCompute = async (
   const sink = await startSlackSink();
   const health = new Map<string, 'unhealthy' | 'initial'>();
   supplyTargetHealth(clients.elbv2, health);
-  const topology = await provisionComputeTopology(clients, { slackWebhookUrl: sink.url, ...options });
+  const topology = await provisionComputeTopology(clients, { slackWebhookUrl: sink.webhookUrl, ...options });
   const clock = manualClock();
   const log = recordingLog();
   return {
@@ -265,7 +265,14 @@ export const startLocalCompute = async (
     clock,
     log,
     health,
-    controlPlane: () => createControlPlane({ config: topology.config, clients: clients.kit, log, clock }),
+    controlPlane: () =>
+      createControlPlane({
+        config: topology.config,
+        clients: clients.kit,
+        log,
+        clock,
+        notifier: sink.notifier(topology.config, clients.secrets, log),
+      }),
     async members() {
       const out = await clients.elbv2.send(
         new DescribeTargetHealthCommand({ TargetGroupArn: topology.targetGroupArn }),

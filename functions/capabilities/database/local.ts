@@ -207,7 +207,7 @@ export const startDatabaseControlPlane = async (
     delayedReplica: options.delayedReplica ?? false,
   };
   const input: ConfigInput = {
-    controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, sink.url)),
+    controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, sink.webhookUrl)),
     services: [
       {
         name: 'shop',
@@ -256,6 +256,7 @@ export const startDatabaseControlPlane = async (
         clients: clients.kit,
         log,
         clock,
+        notifier: sink.notifier(config, clients.secrets, log),
         changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
       }),
     endpointTarget: async () => {

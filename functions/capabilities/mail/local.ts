@@ -171,7 +171,7 @@ export const startLocalMail = async (
 ): Promise<LocalMail> => {
   const clients = localAwsClients(endpoint, options.maxAttempts);
   const sink = await startSlackSink();
-  const config = mailConfig(primary, await createSlackSecret(clients.secrets, sink.url), options.tls);
+  const config = mailConfig(primary, await createSlackSecret(clients.secrets, sink.webhookUrl), options.tls);
   await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
   const bucket = `understudy-held-mail-${Date.now()}`;
   await clients.s3.send(
@@ -230,6 +230,7 @@ export const startLocalMail = async (
         clients: clients.kit,
         log,
         clock,
+        notifier: sink.notifier(config, clients.secrets, log),
         tuning: { mail: { smtpTimeoutMs: 5_000, ...options.mail } },
       }),
     async receive(message) {
