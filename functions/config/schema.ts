@@ -39,7 +39,8 @@ const controlPlaneSchema = z.strictObject({
     .min(1)
     .max(512)
     .refine((name) => !name.startsWith('arn:'), {
-      message: "give the secret's name, not its ARN (the stack derives the ARN; a pasted ARN would never match)",
+      message:
+        "give the secret's name, not its ARN (the stack derives the ARN; a pasted ARN would never match)",
     })
     .refine((name) => /^[A-Za-z0-9/_+=.@-]+$/.test(name), {
       message: 'must be a Secrets Manager secret name: letters, digits and / _ + = . @ -',

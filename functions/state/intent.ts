@@ -1,4 +1,5 @@
 import type { CapabilityName, ServiceConfig } from '../config/schema';
+import { clip, MAX_INTENT_REASON, MAX_REQUESTED_BY } from '../core/text';
 import {
   activeSite,
   type CapabilityIntent,
@@ -6,6 +7,12 @@ import {
   type IntentParams,
   type TransitionRequest,
 } from '../core/types';
+
+/** The trigger's words as the desired state keeps them: bounded, whatever the trigger quoted. */
+const said = (request: TransitionRequest) => ({
+  requestedBy: clip(request.requestedBy, MAX_REQUESTED_BY),
+  reason: clip(request.reason, MAX_INTENT_REASON),
+});
 
 export type IntentDecision =
   | { readonly kind: 'transition'; readonly next: DesiredState; readonly changed: readonly CapabilityName[] }
@@ -79,9 +86,8 @@ export const decideIntent = (
       service: current.service,
       epoch,
       capabilities,
-      requestedBy: request.requestedBy,
       requestedAt: at,
-      reason: request.reason,
+      ...said(request),
     },
   };
 };
@@ -146,9 +152,8 @@ const decideAmendment = (current: DesiredState, request: TransitionRequest, now:
       service: current.service,
       epoch: current.epoch + 1,
       capabilities,
-      requestedBy: request.requestedBy,
       requestedAt: at,
-      reason: request.reason,
+      ...said(request),
     },
   };
 };

@@ -2,6 +2,14 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { CapabilityName } from '../config/schema';
 import { classifyAwsError } from '../core/errors';
+import {
+  clip,
+  clipDetails,
+  MAX_AUDIT_DETAILS,
+  MAX_AUDIT_MESSAGE,
+  MAX_INTENT_REASON,
+  MAX_REQUESTED_BY,
+} from '../core/text';
 import { type CapabilityStatus, type DesiredState, initialDesiredState } from '../core/types';
 import { sdkErrorName } from '../runtime/client-kit';
 
@@ -115,7 +123,7 @@ export class DynamoStateStore implements StateStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: servicePk(next.service), sk: STATE_SK, ...next },
+          Item: { pk: servicePk(next.service), sk: STATE_SK, ...boundedDesired(next) },
           ConditionExpression:
             expectedEpoch === 0 ? 'attribute_not_exists(pk) OR epoch = :expected' : 'epoch = :expected',
           ExpressionAttributeValues: { ':expected': expectedEpoch },
@@ -133,7 +141,12 @@ export class DynamoStateStore implements StateStore {
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: servicePk(service), sk: statusSk(status.capability), ...status },
+          Item: {
+            pk: servicePk(service),
+            sk: statusSk(status.capability),
+            ...status,
+            detail: clip(status.detail, MAX_AUDIT_MESSAGE),
+          },
         }),
       ),
     );
@@ -145,7 +158,12 @@ export class DynamoStateStore implements StateStore {
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: auditPk(entry.service), sk: `${entry.at}#${this.newId()}`, expiresAt, ...entry },
+          Item: {
+            pk: auditPk(entry.service),
+            sk: `${entry.at}#${this.newId()}`,
+            expiresAt,
+            ...boundedAudit(entry),
+          },
         }),
       ),
     );
@@ -175,6 +193,24 @@ export class DynamoStateStore implements StateStore {
     }
   }
 }
+
+/**
+ * The backstop for free text from outside (an alarm's reason, an AWS error, a primary's reply):
+ * whatever a caller built, no item this store writes can outgrow DynamoDB's 400 KB item limit,
+ * which would make the write, and so the failover, fail.
+ */
+const boundedDesired = (next: DesiredState): DesiredState => ({
+  ...next,
+  requestedBy: clip(next.requestedBy, MAX_REQUESTED_BY),
+  reason: clip(next.reason, MAX_INTENT_REASON),
+});
+
+export const boundedAudit = (entry: AuditEntry): AuditEntry => ({
+  ...entry,
+  message: clip(entry.message, MAX_AUDIT_MESSAGE),
+  source: entry.source === undefined ? undefined : clip(entry.source, MAX_REQUESTED_BY),
+  details: clipDetails(entry.details, MAX_AUDIT_DETAILS),
+});
 
 const fromItem = <T>(item: Record<string, unknown>): T => {
   const { pk: _pk, sk: _sk, expiresAt: _ttl, ...rest } = item;

@@ -7,7 +7,12 @@ import {
   capabilitiesOf,
   type ServiceConfig,
 } from '../config/schema';
+import { eventTimeProblem } from '../core/event-time';
+import { clip, MAX_ALARM_REASON } from '../core/text';
 import type { CapabilityModule } from '../engine/module';
+
+/** An ignored event's reason is logged only, but may quote the event: bounded all the same. */
+const MAX_IGNORE_REASON = 2_048;
 
 const alarmState = z.object({
   value: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
@@ -93,6 +98,16 @@ export const classifyAlarmEvent = (
   config: Config,
   now: Date,
   modules: readonly CapabilityModule[] = CAPABILITY_MODULES,
+): AlarmVerdict[] =>
+  classify(raw, config, now, modules).map((v) =>
+    v.kind === 'ignore' ? { ...v, reason: clip(v.reason, MAX_IGNORE_REASON) } : v,
+  );
+
+const classify = (
+  raw: unknown,
+  config: Config,
+  now: Date,
+  modules: readonly CapabilityModule[],
 ): AlarmVerdict[] => {
   const parsed = alarmStateChangeSchema.safeParse(raw);
   if (!parsed.success) {
@@ -129,15 +144,8 @@ export const classifyAlarmEvent = (
       },
     ];
   }
-  const ageSeconds = (now.getTime() - Date.parse(event.time)) / 1000;
-  if (ageSeconds > maxEventAgeSeconds) {
-    return [
-      {
-        kind: 'ignore',
-        reason: `stale event: alarm ${event.detail.alarmName} changed at ${event.time}, ${Math.round(ageSeconds)} s ago (max ${maxEventAgeSeconds} s)`,
-      },
-    ];
-  }
+  const untimely = eventTimeProblem(event.time, now, maxEventAgeSeconds);
+  if (untimely) return [{ kind: 'ignore', reason: `alarm ${alarmName}: ${untimely}` }];
 
   const verdicts: AlarmVerdict[] = [];
   for (const service of config.services) {
@@ -148,7 +156,10 @@ export const classifyAlarmEvent = (
     const capabilities = [
       ...new Set(triggers.flatMap((t) => t.capabilities ?? capabilitiesOf(service, modules))),
     ] as CapabilityName[];
-    const reason = `alarm ${alarmName} is ${state.value}${state.reason ? `: ${state.reason}` : ''}`;
+    // CloudWatch caps a reason at 1,023 characters; a forged event need not, and the reason ends up
+    // in the desired state, the audit log and Slack (a DynamoDB item holds at most 400 KB).
+    const stateReason = clip(state.reason, MAX_ALARM_REASON);
+    const reason = `alarm ${alarmName} is ${state.value}${stateReason ? `: ${stateReason}` : ''}`;
     const kind = state.value === 'ALARM' ? 'alarm' : state.value === 'OK' ? 'recovered' : 'insufficient-data';
     if (triggers.every((t) => t.scope === 'instance')) {
       const instanceId = alarmInstanceId(event);

@@ -170,10 +170,7 @@ describe('cdk-nag AwsSolutions on the alarm-forwarding stacks', () => {
         expect(report.success).toBe(true);
       }
       const acknowledged = acknowledgementsIn(forwarder.templateJson).map(([, ack]) => ack);
-      expect(acknowledged.map((ack) => ack.id)).toEqual([
-        'AwsSolutions-SQS3',
-        'Serverless-SQSRedrivePolicy',
-      ]);
+      expect(acknowledged.map((ack) => ack.id)).toEqual(['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']);
       for (const ack of acknowledged) expect(ack.reason.length).toBeGreaterThanOrEqual(60);
     }
   });

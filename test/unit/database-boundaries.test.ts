@@ -92,6 +92,7 @@ describe('operator overrides on the command line', () => {
 
 describe('RDS events', () => {
   const config = parseConfig(input(replica));
+  const now = new Date('2026-01-01T00:00:05Z');
   const event = (detail: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
     version: '0',
     id: 'e1',
@@ -109,6 +110,7 @@ describe('RDS events', () => {
     const verdict = classifyRdsEvent(
       event({ SourceIdentifier: 'db2', EventID: 'RDS-EVENT-0045', Message: 'promoted' }),
       config,
+      now,
     );
     expect(verdict).toMatchObject({ kind: 'reconcile', services: [{ name: 'shop' }] });
   });
@@ -123,7 +125,7 @@ describe('RDS events', () => {
     ['a malformed event', { source: 'aws.rds', detail: {} }, /not an RDS event/],
     ['an EC2 event', event({ SourceIdentifier: 'db2' }, { source: 'aws.ec2' }), /not an RDS event/],
   ])('ignores %s, with a reason', (_name, raw, reason) => {
-    expect(classifyRdsEvent(raw, config)).toMatchObject({
+    expect(classifyRdsEvent(raw, config, now)).toMatchObject({
       kind: 'ignore',
       reason: expect.stringMatching(reason),
     });

@@ -117,7 +117,12 @@ export class ComputeFailover extends Construct implements CapabilityResources {
     const stack = Stack.of(this);
     const instanceArn = (name: string) =>
       stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: name });
-    const quarantineOnly = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [QUARANTINE_TAG] } };
+    // ForAllValues alone also passes a request that names no tag keys at all, and DeleteTags with no
+    // tags deletes every user tag of the instance: the Null guard requires tag keys in the request.
+    const quarantineOnly = {
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [QUARANTINE_TAG] },
+      Null: { 'aws:TagKeys': 'false' },
+    };
 
     Grant.addToPrincipal({
       grantee: fn,

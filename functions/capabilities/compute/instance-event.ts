@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { Config, ServiceConfig } from '../../config/schema';
+import { eventTimeProblem } from '../../core/event-time';
 
 export const INSTANCE_EVENT_DETAIL_TYPE = 'EC2 Instance State-change Notification';
 
@@ -46,13 +47,8 @@ export const classifyInstanceEvent = (raw: unknown, config: Config, now: Date): 
       reason: `event from ${event.account}/${event.region}, but this control plane watches ${account}/${region}`,
     };
   }
-  const ageSeconds = (now.getTime() - Date.parse(event.time)) / 1000;
-  if (ageSeconds > maxEventAgeSeconds) {
-    return {
-      kind: 'ignore',
-      reason: `stale event from ${event.time} (max ${maxEventAgeSeconds} s); the schedule covers it`,
-    };
-  }
+  const untimely = eventTimeProblem(event.time, now, maxEventAgeSeconds);
+  if (untimely) return { kind: 'ignore', reason: `${untimely}; the schedule covers it` };
   const instanceId = event.detail['instance-id'];
   const services = config.services.filter((svc) => {
     const compute = svc.compute;

@@ -247,7 +247,10 @@ export const startLocalCompute = async (
   const { clients } = harness;
   const health = new Map<string, 'unhealthy' | 'initial'>();
   supplyTargetHealth(clients.elbv2, health);
-  const topology = await provisionComputeTopology(clients, { slackWebhookUrl: harness.sink.url, ...options });
+  const topology = await provisionComputeTopology(clients, {
+    slackWebhookUrl: harness.sink.webhookUrl,
+    ...options,
+  });
   return {
     ...harness,
     topology,

@@ -29,7 +29,7 @@ export const databaseModule: CapabilityModule<'database', typeof databaseSection
   ],
   events: {
     pattern: { source: ['aws.rds'], detailType: RDS_EVENT_DETAIL_TYPES },
-    classify: (raw, config) => classifyRdsEvent(raw, config),
+    classify: classifyRdsEvent,
   },
   create: async (context) => (await import('./rds')).createDatabaseCapability(context),
 };

@@ -198,7 +198,7 @@ export const startDatabaseControlPlane = async (
     delayedReplica: options.delayedReplica ?? false,
   };
   const input: ConfigInput = {
-    controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, sink.url)),
+    controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, sink.webhookUrl)),
     services: [
       {
         name: 'shop',

@@ -149,7 +149,7 @@ export const startLocalControlPlane = async (
 ): Promise<LocalControlPlane> => {
   const harness = await startHarness(endpoint, options.maxAttempts);
   const topology = await provisionSampleTopology(harness.clients, {
-    slackWebhookUrl: harness.sink.url,
+    slackWebhookUrl: harness.sink.webhookUrl,
     ...options,
   });
   return { ...harness, topology, controlPlane: harnessControlPlane(harness, topology.config) };

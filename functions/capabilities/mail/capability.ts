@@ -14,6 +14,7 @@ import type { Log } from '../../core/log';
 import type { Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
+import { sdkErrorName } from '../../runtime/client-kit';
 import { receiptRuleName, receiptRuleSetName } from './config';
 import { messageBackoffMs, primaryBackoffMs } from './held';
 import {
@@ -79,7 +80,8 @@ export const smtpTargetOf = (service: ServiceConfig, timeoutMs: number): SmtpTar
   };
 };
 
-const isMissing = (error: unknown, ...names: string[]) => names.includes((error as Error)?.name ?? '');
+/** The SDK error's name, also once the client kit's middleware has classified (wrapped) it. */
+const isMissing = (error: unknown, ...names: string[]) => names.includes(sdkErrorName(error) ?? '');
 
 /** The mail capability: SES receipt state, S3 and the held-mail records around the pure planner. */
 export const mailCapability = (

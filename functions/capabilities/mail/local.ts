@@ -124,7 +124,11 @@ export const sesLambdaEvent = (message: InboundMessage, functionArn: string) => 
   };
 };
 
-export const mailConfig = (primary: Pick<LocalPrimary, 'host' | 'port'>, slackSecretArn?: string): Config =>
+export const mailConfig = (
+  primary: Pick<LocalPrimary, 'host' | 'port'>,
+  slackSecretArn?: string,
+  tls: 'none' | 'starttls' = 'none',
+): Config =>
   parseConfig(
     {
       controlPlane: localControlPlaneInput(slackSecretArn),
@@ -136,7 +140,7 @@ export const mailConfig = (primary: Pick<LocalPrimary, 'host' | 'port'>, slackSe
           mail: {
             domain: MAIL_DOMAIN,
             hostedZoneId: 'Z0LOCALMAIL',
-            primary: { host: primary.host, port: primary.port, tls: 'none' },
+            primary: { host: primary.host, port: primary.port, tls },
             retentionDays: 7,
           },
         },
@@ -148,12 +152,21 @@ export const mailConfig = (primary: Pick<LocalPrimary, 'host' | 'port'>, slackSe
 /** Everything the mail tests and the drill need, on a freshly reset emulator. */
 export const startLocalMail = async (
   endpoint: string,
-  primary: LocalPrimary,
-  options: { readonly mail?: Partial<MailCapabilityOptions>; readonly maxAttempts?: number } = {},
+  primary: Pick<LocalPrimary, 'host' | 'port'>,
+  options: {
+    readonly mail?: Partial<MailCapabilityOptions>;
+    readonly maxAttempts?: number;
+    /** How the control plane talks to the primary; the test primary (smtp-server) speaks plain SMTP. */
+    readonly tls?: 'none' | 'starttls';
+  } = {},
 ): Promise<LocalMail> => {
   const harness = await startHarness(endpoint, options.maxAttempts);
   const { clients, log } = harness;
-  const config = mailConfig(primary, await createSlackSecret(clients.secrets, harness.sink.url));
+  const config = mailConfig(
+    primary,
+    await createSlackSecret(clients.secrets, harness.sink.webhookUrl),
+    options.tls,
+  );
   await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
   const bucket = `understudy-held-mail-${Date.now()}`;
   await clients.s3.send(

@@ -39,23 +39,30 @@ export const recordHeldMail = async (deps: RecorderDependencies, raw: unknown): 
   const domains = new Map(
     deps.config.services.flatMap((svc) => (svc.mail ? [[svc.mail.domain, svc.name] as const] : [])),
   );
-  const recorded: string[] = [];
-  const duplicates: string[] = [];
-  for (const record of event.Records) {
-    const { messageId } = record.ses.mail;
+  // Every record is checked before anything is read or written: an event that cannot be recorded
+  // whole records nothing (and the retry or the failure queue sees it as it came).
+  const owned = event.Records.map((record) => {
     const service = serviceForRecord(record, domains);
     if (!service) {
       throw new TerminalError(
-        `message ${messageId} is for ${record.ses.receipt.recipients.join(', ')}, a domain no service holds mail for`,
+        `message ${record.ses.mail.messageId} is for ${record.ses.receipt.recipients.length} recipient(s) ` +
+          'in no domain a service holds mail for',
       );
     }
+    return { record, service };
+  });
+  const recorded: string[] = [];
+  const duplicates: string[] = [];
+  for (const { record, service } of owned) {
+    const { messageId } = record.ses.mail;
     const key = `${heldMailPrefix(service)}${messageId}`;
     let size: number;
     try {
       const head = await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key }));
       size = head.ContentLength ?? 0;
     } catch (error) {
-      if (sdkErrorName(error) === 'NotFound' || sdkErrorName(error) === 'NoSuchKey') {
+      const name = sdkErrorName(error);
+      if (name === 'NotFound' || name === 'NoSuchKey') {
         throw new RetryableError(`message ${messageId} is not (yet) stored at s3://${deps.bucket}/${key}`, {
           cause: error,
         });

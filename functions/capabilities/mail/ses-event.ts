@@ -1,7 +1,18 @@
 import * as z from 'zod';
+import { envelopeAddressProblem } from './address';
 import type { HeldMessage } from './held';
 
 const verdict = z.object({ status: z.string() }).optional();
+
+/**
+ * An envelope address that can be written into MAIL FROM / RCPT TO as it is (no line break, no angle
+ * bracket: see address.ts). A bad one refuses the whole event, before anything is recorded.
+ */
+const envelopeAddress = (allowNull: boolean) =>
+  z.string().superRefine((address, ctx) => {
+    const problem = envelopeAddressProblem(address, { allowNull });
+    if (problem) ctx.addIssue({ code: 'custom', message: `envelope address ${problem}` });
+  });
 
 /**
  * The event SES's receipt-rule Lambda action delivers (one record per message; the body is not in
@@ -16,15 +27,18 @@ export const sesReceiptEventSchema = z.object({
         ses: z.object({
           mail: z.object({
             timestamp: z.iso.datetime({ offset: true }),
-            /** The envelope sender (MAIL FROM). */
-            source: z.string(),
+            /** The envelope sender (MAIL FROM); empty (or <>) for a bounce. */
+            source: z
+              .string()
+              .transform((source) => (source === '<>' ? '' : source))
+              .pipe(envelopeAddress(true)),
             messageId: z.string().regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be an SES message id'),
             destination: z.array(z.string()),
           }),
           receipt: z.object({
             timestamp: z.iso.datetime({ offset: true }).optional(),
             /** The envelope recipients this receipt rule accepted. */
-            recipients: z.array(z.string().min(1)).min(1),
+            recipients: z.array(envelopeAddress(false)).min(1),
             spamVerdict: verdict,
             virusVerdict: verdict,
             spfVerdict: verdict,

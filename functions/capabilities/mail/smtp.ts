@@ -1,5 +1,6 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { envelopeAddressProblem } from './address';
 
 /**
  * A thin SMTP client for handing held mail back: the raw MIME bytes exactly as SES stored them,
@@ -51,6 +52,9 @@ export interface Envelope {
 }
 
 const CRLF = Buffer.from('\r\n');
+
+/** SNI names a host by DNS name only (RFC 6066); a primary configured by IP address gets none. */
+const serverName = (host: string) => (isIP(host) === 0 ? { servername: host } : {});
 
 /**
  * SMTP transparency (RFC 5321 4.5.2): a line that starts with "." gets one more. Lines are split at
@@ -113,7 +117,7 @@ export class SmtpSession {
         );
       const s =
         target.tls === 'implicit'
-          ? tlsConnect({ host: target.host, port: target.port, servername: target.host }, () => resolve(s))
+          ? tlsConnect({ host: target.host, port: target.port, ...serverName(target.host) }, () => resolve(s))
           : netConnect({ host: target.host, port: target.port }, () => resolve(s));
       s.once('error', onError);
       s.setTimeout(target.timeoutMs, () => {
@@ -165,6 +169,31 @@ export class SmtpSession {
    * SmtpConnectionError when the connection is unusable (then nothing of this message was accepted).
    */
   async send(envelope: Envelope, raw: Uint8Array): Promise<SendResult> {
+    // The last check before an address is written onto the wire: a line break or an angle bracket
+    // in it would inject a command (an extra RCPT TO). Such an address is refused for good, here.
+    const sender = envelopeAddressProblem(envelope.mailFrom, { allowNull: true });
+    if (sender) {
+      return {
+        accepted: [],
+        deferred: [],
+        rejected: [...envelope.recipients],
+        reply: `553 5.1.7 not sent: the envelope sender ${sender} (refused by understudy)`,
+      };
+    }
+    const refused = envelope.recipients.flatMap((r) => {
+      const problem = envelopeAddressProblem(r);
+      return problem ? [{ recipient: r, problem }] : [];
+    });
+    if (refused.length === 0) return this.transaction(envelope, raw);
+    const local = `553 5.1.3 not sent to ${refused.length} recipient(s): envelope address ${refused[0]?.problem} (refused by understudy)`;
+    const valid = envelope.recipients.filter((r) => !refused.some((x) => x.recipient === r));
+    const rejected = refused.map((x) => x.recipient);
+    if (valid.length === 0) return { accepted: [], deferred: [], rejected, reply: local };
+    const result = await this.transaction({ ...envelope, recipients: valid }, raw);
+    return { ...result, rejected: [...rejected, ...result.rejected], reply: `${result.reply}; ${local}` };
+  }
+
+  private async transaction(envelope: Envelope, raw: Uint8Array): Promise<SendResult> {
     const params: string[] = [];
     if (this.extensions.has('SIZE')) params.push(`SIZE=${raw.byteLength}`);
     if (this.extensions.has('8BITMIME') && hasEightBit(raw)) params.push('BODY=8BITMIME');
@@ -254,12 +283,23 @@ export class SmtpSession {
   }
 
   private async upgrade(): Promise<void> {
+    // Whatever arrived after the 220 came in clear text, before TLS: anyone on the path may have put
+    // it there, and read after the upgrade it would pass for the primary's answers to our next
+    // commands (response injection, CVE-2011-0411 class). A primary never sends anything before our
+    // first command over TLS, so any such bytes end the session: nothing is sent, the mail stays held.
+    const early = this.lines.reduce((n, l) => n + l.length + 1, 0) + this.buffer.length;
+    if (early > 0) {
+      throw new SmtpConnectionError(
+        `${this.target.host} sent ${early} byte(s) after its 220 to STARTTLS, before TLS began: ` +
+          'refusing the session (possible response injection)',
+      );
+    }
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
     plain.removeAllListeners('error');
     this.socket = await new Promise<Socket>((resolve, reject) => {
-      const secure = tlsConnect({ socket: plain, servername: this.target.host }, () => resolve(secure));
+      const secure = tlsConnect({ socket: plain, ...serverName(this.target.host) }, () => resolve(secure));
       secure.once('error', (error) =>
         reject(new SmtpConnectionError(`TLS with ${this.target.host}: ${error.message}`, { cause: error })),
       );

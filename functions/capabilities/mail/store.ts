@@ -13,6 +13,7 @@ import { emptyMeta, type HeldMessage, type MailMeta, messageSortKey } from './he
 const mailPk = (service: string) => `MAIL#${service}`;
 const META_SK = 'META';
 
+/** The SDK's error, possibly already classified (wrapped, as `cause`) by the client kit's middleware. */
 const isConditionFailure = (error: unknown) => sdkErrorName(error) === 'ConditionalCheckFailedException';
 
 /** What the primary made of one claimed message, written only by the run holding the claim. */
