@@ -62,29 +62,25 @@ export interface AwsClients {
   readonly ses: SESClient;
 }
 
-/** The Secrets Manager secret holding the (local) Slack webhook URL; returns its ARN. */
+/** The Secrets Manager secret holding the (local) Slack webhook URL; returns its name (the config names the secret; the stack derives its ARN). */
 export const createSlackSecret = async (
   secrets: AwsClients['secrets'],
   webhookUrl: string,
 ): Promise<string> => {
-  const secret = await secrets.send(
-    new CreateSecretCommand({
-      Name: `understudy/slack-webhook-${Date.now()}-${Math.random()}`,
-      SecretString: webhookUrl,
-    }),
-  );
-  return secret.ARN ?? '';
+  const name = `understudy/slack-webhook-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  await secrets.send(new CreateSecretCommand({ Name: name, SecretString: webhookUrl }));
+  return name;
 };
 
 /** The `controlPlane` section every local topology uses: moto's account, the local Region, the state table. */
 export const localControlPlaneInput = (
-  slackSecretArn?: string,
+  slackSecretName?: string,
   extra: Partial<ConfigInput['controlPlane']> = {},
 ): ConfigInput['controlPlane'] => ({
   account: LOCAL_ACCOUNT,
   region: LOCAL_REGION,
   stateTableName: 'understudy-state',
-  ...(slackSecretArn !== undefined && { slackWebhookSecretName: slackSecretArn }),
+  ...(slackSecretName !== undefined && { slackWebhookSecretName: slackSecretName }),
   ...extra,
 });
 

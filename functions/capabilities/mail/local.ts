@@ -126,12 +126,12 @@ export const sesLambdaEvent = (message: InboundMessage, functionArn: string) => 
 
 export const mailConfig = (
   primary: Pick<LocalPrimary, 'host' | 'port'>,
-  slackSecretArn?: string,
+  slackSecretName?: string,
   tls: 'none' | 'starttls' = 'none',
 ): Config =>
   parseConfig(
     {
-      controlPlane: localControlPlaneInput(slackSecretArn),
+      controlPlane: localControlPlaneInput(slackSecretName),
       services: [
         {
           name: 'shop',
