@@ -153,8 +153,9 @@ describe('compute failover against the local AWS', () => {
         controlPlane: () => local.controlPlane(),
         userName: () => 'alice',
       });
-    await run(['replace', 'web', failed]);
-    const again = await run(['replace', 'web', failed]);
+    // --yes: no terminal here; the account shown and checked is moto's, through STS.
+    await run(['replace', 'web', failed, '--yes', '--config', 'local.config.ts']);
+    const again = await run(['replace', 'web', failed, '--yes', '--config', 'local.config.ts']);
     expect(await settle()).toBe('converged');
 
     const members = await local.members();

@@ -37,10 +37,14 @@ const runCli = async (local: LocalControlPlane, args: string[]) => {
   try {
     const configFile = join(dir, 'understudy.config.mjs');
     writeFileSync(configFile, `export default ${JSON.stringify(local.topology.config, null, 2)};\n`);
-    const child = spawn(process.execPath, ['bin/understudy.js', ...args, '--config', configFile], {
-      env: { ...process.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['bin/understudyctl.js', ...args, '--yes', '--config', configFile],
+      {
+        env: { ...process.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {
