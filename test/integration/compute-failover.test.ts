@@ -140,7 +140,9 @@ describe('compute failover against the local AWS', () => {
 
     const [asked] = await deliver(serverAlarmEvent(failed, local.clock.now()));
     expect(asked).toMatchObject({ kind: 'planned' });
-    expect(slackTexts().some((t) => t.includes(`npx understudy replace web ${failed}`))).toBe(true);
+    expect(slackTexts().some((t) => t.includes(`npx --no-install understudyctl replace web ${failed}`))).toBe(
+      true,
+    );
     expect(elbCalls.get('RegisterTargetsCommand') ?? 0).toBe(0);
 
     // The operator's command, through the CLI's own entry point, on the same local AWS.
