@@ -861,6 +861,7 @@ describe('main: which config', () => {
     const stderr: string[] = [];
     expect(await main(['validate', '--config', file], { ...io, stderr: (t) => stderr.push(t) })).toBe(2);
     expect(stderr.join('')).toContain('controlPlane.account: must be a 12-digit AWS account id');
+    expect(stderr.join('')).toContain(`services[${'x'.repeat(45)}].name: must be at most 40 characters long`);
   });
 });
 
