@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answerFor, setAlarmAndBuildEvent, supplyHealthCheckStatus } from '../../drill/local-aws';
 import { type LocalControlPlane, startLocalControlPlane } from '../../drill/local-control-plane';
-import { type DrillContext, type DrillScenario, drillLambdaContext } from '../../drill/timeline';
+import {
+  type DrillContext,
+  type DrillScenario,
+  drillLambdaContext,
+  truncateWords,
+} from '../../drill/timeline';
 import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
 import type { AlarmOutcome } from '../../trigger/handle-alarm';
@@ -150,7 +155,7 @@ export const dnsDrill: DrillScenario = {
         const last = cli.stdout.trim().split('\n').at(-1) ?? '';
         return {
           ok: cli.code === 0 && answer.ok,
-          detail: `exit ${cli.code}: ${last.trim().slice(0, 60)}; ${answer.detail}`,
+          detail: `exit ${cli.code}: ${truncateWords(last.trim(), 60)}; ${answer.detail}`,
         };
       });
 
