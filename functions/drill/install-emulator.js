@@ -7,7 +7,7 @@
 //
 // Idempotent: a stamp in .venv records the requirement files installed; nothing runs while they
 // match. Each step prints what it does and how long it took. Installs with uv (a fast installer
-// from PyPI, put into the venv by pip) and falls back to pip when uv cannot be had.
+// from PyPI, fetched by the system's pip into .venv/uv) and falls back to pip when uv cannot be had.
 // UNDERSTUDY_PYTHON_INSTALLER=pip forces pip.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ const venv = join(root, '.venv');
 const stamp = join(venv, '.understudy-requirements');
 const python = join(venv, 'bin', 'python');
 const venvUv = join(venv, 'bin', 'uv');
+const bootstrapUv = join(venv, 'uv', 'bin', 'uv');
 
 const SETS = {
   drill: ['requirements-drill.txt'],
@@ -77,22 +78,38 @@ if (!systemPython) {
   process.exit(1);
 }
 say(`installing ${files.join(' + ')} into .venv (first run only; later runs skip this)`);
-if (!existsSync(python)) step(`create .venv (${systemPython} -m venv)`, systemPython, ['-m', 'venv', venv]);
+// Without pip: ensurepip alone takes 5 to 20 s, and uv needs no pip in the venv.
+if (!existsSync(python)) {
+  step(`create .venv (${systemPython} -m venv --without-pip)`, systemPython, [
+    '-m',
+    'venv',
+    '--without-pip',
+    venv,
+  ]);
+}
 
-const pip = ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input'];
+const pip = [
+  '-m',
+  'pip',
+  'install',
+  '--disable-pip-version-check',
+  '--no-input',
+  '--root-user-action=ignore',
+];
 const findUv = () => {
   if (process.env.UNDERSTUDY_PYTHON_INSTALLER === 'pip') return undefined;
-  if (existsSync(venvUv)) return venvUv;
+  for (const candidate of [bootstrapUv, venvUv]) if (existsSync(candidate)) return candidate;
   if (works('uv', ['--version'])) return 'uv';
-  const ok = step(
-    'get uv, a fast Python package installer (pip install uv)',
-    python,
-    [...pip, '--quiet', 'uv'],
-    {
-      optional: true,
-    },
-  );
-  return ok && existsSync(venvUv) ? venvUv : undefined;
+  // uv from PyPI, put into .venv/uv by the system's pip (the venv itself has no pip).
+  const ok =
+    works(systemPython, ['-m', 'pip', '--version']) &&
+    step(
+      'get uv, a fast Python package installer (pip install --target .venv/uv uv)',
+      systemPython,
+      [...pip, '--quiet', '--target', join(venv, 'uv'), 'uv'],
+      { optional: true },
+    );
+  return ok && existsSync(bootstrapUv) ? bootstrapUv : undefined;
 };
 const uv = findUv();
 
@@ -100,6 +117,8 @@ if (uv) {
   step(`install ${files.at(-1)} with uv`, uv, ['pip', 'install', '--python', python, '-r', target]);
 } else {
   say('uv is not available: installing with pip, which takes a few minutes');
+  if (!existsSync(join(venv, 'bin', 'pip')))
+    step('add pip to .venv (ensurepip)', python, ['-m', 'ensurepip']);
   // A current pip and botocore: old ones break CloudWatch and EventBridge calls from today's SDK.
   step('upgrade pip', python, [...pip, '--quiet', '--upgrade', 'pip']);
   step(`install ${files.at(-1)} with pip`, python, [...pip, '--progress-bar', 'on', '-r', target]);
