@@ -1,5 +1,6 @@
-import { REPLACE_PARAM } from '../capabilities/compute/config';
+import { CAPABILITY_MODULES } from '../capabilities/registry';
 import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
+import { operatorCommand } from '../core/operator-command';
 import {
   activeSite,
   type DesiredState,
@@ -9,6 +10,7 @@ import {
 } from '../core/types';
 import { describePlan } from '../engine/describe';
 import { type CapabilityReport, type ControlPlane, reconcileAll, reconcileService } from '../engine/engine';
+import type { CapabilityModule, OperatorCommand } from '../engine/module';
 import { planTransition, requestTransition } from '../engine/transition';
 import type { IntentDecision } from '../state/intent';
 import type { AuditEntry, ServiceRecord } from '../state/store';
@@ -17,23 +19,59 @@ import { allConverged, formatReport, formatStatus, reportView, type ServiceStatu
 
 /** What a command produced: the exit code, the text for people and the document for `--json`. */
 export interface CommandResult {
-  readonly exitCode: 0 | 1;
+  readonly exitCode: 0 | 1 | 2;
   readonly lines: readonly string[];
   readonly json: Readonly<Record<string, unknown>>;
 }
+
+/** What a command that changes things is about to do, shown to the operator before it asks. */
+export interface ChangePreview {
+  readonly command: string;
+  readonly service: ServiceConfig;
+  /** One line: what moves where. */
+  readonly headline: string;
+  /** The plan: the desired-state write and every AWS call, with reasons. */
+  readonly steps: readonly string[];
+  /** A capability would refuse or could not be observed: the intent would be recorded and wait. */
+  readonly blocked: boolean;
+}
+
+export type ConfirmVerdict =
+  | { readonly go: true }
+  | { readonly go: false; readonly exitCode: 1 | 2; readonly reason: string };
+
+/** Shows the preview and asks the operator; nothing is written before it says go. */
+export type Confirm = (preview: ChangePreview) => Promise<ConfirmVerdict>;
+
+/** For callers that have already asked (and tests of what follows the question). */
+export const alwaysConfirm: Confirm = async () => ({ go: true });
+
+/** The module command a parsed command names. */
+export const moduleCommandOf = (
+  command: Extract<Command, { name: 'module-command' }>,
+  modules: readonly CapabilityModule[] = CAPABILITY_MODULES,
+): OperatorCommand => {
+  const found = modules
+    .find((m) => m.name === command.capability)
+    ?.commands?.find((c) => c.name === command.verb);
+  // parseCommand only makes commands the modules declare; reaching this is a programming error.
+  if (!found) throw new Error(`no command "${command.verb}" in module "${command.capability}"`);
+  return found;
+};
 
 /**
  * Checks a command against the loaded config: the service exists and configures every capability
  * asked for. Returns the usage error to print (exit 2), or undefined when the command is fine.
  */
 export const checkCommand = (config: Config, command: Command): string | undefined => {
-  if (command.service === undefined) return undefined;
+  if (!('service' in command) || command.service === undefined) return undefined;
   const service = config.services.find((s) => s.name === command.service);
   if (!service) {
     return `no service "${command.service}" in the config (services: ${config.services.map((s) => s.name).join(', ')})`;
   }
-  if (command.name === 'replace' && !service.compute) {
-    return `service "${service.name}" has no compute section: there are no spares to swap in`;
+  if (command.name === 'module-command') {
+    const refusal = moduleCommandOf(command).refuse?.(service);
+    if (refusal !== undefined) return refusal;
   }
   if ('capabilities' in command && command.capabilities !== undefined) {
     const configured = capabilitiesOf(service);
@@ -120,13 +158,16 @@ const decisionView = (decision: IntentDecision) =>
 const planBlocked = (reports: readonly CapabilityReport[]) =>
   reports.some((r) => r.phase === 'failed' || r.plan?.kind === 'refuse');
 
+/** The command-line flags that ask for the same capabilities and intent params again. */
 const capabilityFlags = (command: {
   capabilities: readonly CapabilityName[] | undefined;
   params?: IntentParams | undefined;
-}) =>
-  (command.capabilities ? ` --capability ${command.capabilities.join(',')}` : '') +
-  (command.params?.acceptDataLoss === true ? ' --accept-data-loss' : '') +
-  (command.params?.allowDelayedReplica === true ? ' --allow-delayed-replica' : '');
+}): string[] => [
+  ...(command.capabilities ? ['--capability', command.capabilities.join(',')] : []),
+  ...CAPABILITY_MODULES.flatMap((m) => m.flags ?? [])
+    .filter((flag) => command.params?.[flag.param] === true)
+    .map((flag) => `--${flag.flag}`),
+];
 
 const runStatus = async (
   cp: ControlPlane,
@@ -202,7 +243,7 @@ const runPlan = async (
   lines.push(
     service.mode === 'dry-run'
       ? `${service.name} is in dry-run mode: ${verb} would only print this plan (set mode to approve or auto to act)`
-      : `to carry it out: npx understudy ${verb} ${service.name}${capabilityFlags(command)}`,
+      : `to carry it out: ${operatorCommand(verb, service.name, ...capabilityFlags(command))}`,
   );
   return {
     exitCode: plan.blocked ? 1 : 0,
@@ -211,10 +252,22 @@ const runPlan = async (
   };
 };
 
+/** The result when the operator did not confirm: nothing was written. */
+const notConfirmed = (
+  verdict: Extract<ConfirmVerdict, { go: false }>,
+  head: Record<string, unknown>,
+  plan: unknown,
+): CommandResult => ({
+  exitCode: verdict.exitCode,
+  lines: [`not done: ${verdict.reason}`],
+  json: { ...head, outcome: { kind: 'not-confirmed', reason: verdict.reason }, plan },
+});
+
 const runTransition = async (
   cp: ControlPlane,
   command: Extract<Command, { name: 'failover' | 'failback' }>,
   operator: string,
+  confirm: Confirm,
 ): Promise<CommandResult> => {
   const service = serviceNamed(cp.config, command.service);
   const capabilities = command.capabilities ?? capabilitiesOf(service);
@@ -232,6 +285,16 @@ const runTransition = async (
       json: { ...head, outcome: { kind: 'refused', reason }, plan },
     };
   }
+
+  const plan = await makePlan(cp, service, capabilities, target, operator, command.params);
+  const verdict = await confirm({
+    command: command.name,
+    service,
+    headline: `${command.name} of ${capabilities.join(', ')} to the ${target}`,
+    steps: plan.steps,
+    blocked: plan.blocked,
+  });
+  if (!verdict.go) return notConfirmed(verdict, head, plan);
 
   const outcome = await requestTransition(
     cp,
@@ -288,7 +351,7 @@ const runTransition = async (
 
 const notDoneHint = (service: string) =>
   `not converged yet: the intent is recorded and the scheduled reconciler carries on every minute; ` +
-  `watch with: npx understudy status ${service}`;
+  `watch with: ${operatorCommand('status', service, '--watch')}`;
 
 const runReconcile = async (
   cp: ControlPlane,
@@ -321,7 +384,12 @@ const runReconcile = async (
 };
 
 /** Runs a checked command against a control plane. AWS errors propagate to the caller. */
-export const runCommand = (cp: ControlPlane, command: Command, operator: string): Promise<CommandResult> => {
+export const runCommand = (
+  cp: ControlPlane,
+  command: Command,
+  operator: string,
+  confirm: Confirm = alwaysConfirm,
+): Promise<CommandResult> => {
   switch (command.name) {
     case 'status':
       return runStatus(cp, command);
@@ -329,46 +397,56 @@ export const runCommand = (cp: ControlPlane, command: Command, operator: string)
       return runPlan(cp, command, operator);
     case 'failover':
     case 'failback':
-      return runTransition(cp, command, operator);
-    case 'replace':
-      return runReplace(cp, command, operator);
+      return runTransition(cp, command, operator, confirm);
+    case 'module-command':
+      return runModuleCommand(cp, command, operator, confirm);
     case 'reconcile':
       return runReconcile(cp, command);
+    case 'validate':
+      // main answers validate itself, before any AWS client exists.
+      throw new Error('validate needs no control plane');
   }
 };
 
-/** The operator's per-server replacement: the same amendment a per-server alarm makes. */
-const runReplace = async (
+/** A module's own command (e.g. a per-server swap): its request, through the same transition path. */
+const runModuleCommand = async (
   cp: ControlPlane,
-  command: Extract<Command, { name: 'replace' }>,
+  command: Extract<Command, { name: 'module-command' }>,
   operator: string,
+  confirm: Confirm,
 ): Promise<CommandResult> => {
   const service = serviceNamed(cp.config, command.service);
   const head = {
-    command: 'replace',
+    command: command.verb,
+    capability: command.capability,
     service: service.name,
     mode: service.mode,
-    instanceIds: command.instanceIds,
+    values: command.values,
   };
-  const request: TransitionRequest = {
-    ...operatorRequest(service, ['compute'], 'primary', operator, { [REPLACE_PARAM]: command.instanceIds }),
-    reason: `operator ${operator} asked to replace ${command.instanceIds.join(', ')} with spares`,
-    amend: true,
-  };
+  const request = moduleCommandOf(command).request(service, command.values, operator);
+  const { decision, reports } = await planTransition(cp, service, request);
+  const steps = describePlan(decision, reports);
   if (service.mode === 'dry-run') {
-    const { decision, reports } = await planTransition(cp, service, request);
-    const reason = `${service.name} is in dry-run mode: replace only plans, nothing was changed`;
+    const reason = `${service.name} is in dry-run mode: ${command.verb} only plans, nothing was changed`;
     return {
       exitCode: 1,
-      lines: [`refused: ${reason}. The plan:`, ...describePlan(decision, reports).map((l) => `  ${l}`)],
+      lines: [`refused: ${reason}. The plan:`, ...steps.map((l) => `  ${l}`)],
       json: { ...head, outcome: { kind: 'refused', reason } },
     };
   }
+  const verdict = await confirm({
+    command: command.verb,
+    service,
+    headline: `${command.verb} ${command.values.join(' ')}: ${request.reason}`,
+    steps,
+    blocked: planBlocked(reports),
+  });
+  if (!verdict.go) return notConfirmed(verdict, head, { steps });
   const outcome = await requestTransition(cp, service, request);
   if (outcome.kind !== 'transitioned') {
     return {
       exitCode: outcome.kind === 'unchanged' ? 0 : 1,
-      lines: [`replace ${service.name}: ${outcome.kind}: ${outcome.reason}`],
+      lines: [`${command.verb} ${service.name}: ${outcome.kind}: ${outcome.reason}`],
       json: { ...head, outcome },
     };
   }
@@ -376,7 +454,7 @@ const runReplace = async (
   return {
     exitCode: done ? 0 : 1,
     lines: [
-      `replace ${service.name}: desired state is now epoch ${outcome.epoch}; replacing ${command.instanceIds.join(', ')}`,
+      `${command.verb} ${service.name}: desired state is now epoch ${outcome.epoch}; ${request.reason}`,
       ...outcome.reports.map(formatReport),
       ...(done ? [] : [notDoneHint(service.name)]),
     ],

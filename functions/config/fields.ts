@@ -6,9 +6,12 @@ export const awsAccount = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS a
 export const awsRegion = z
   .string()
   .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS Region such as eu-west-1');
+/** A service name: it becomes part of AWS resource names, so the length is a limit of its own. */
 export const resourceName = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
+  .min(1)
+  .max(40)
+  .regex(/^[a-z][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes, starting with a letter');
 export const hostedZoneId = z
   .string()
   .regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id such as Z0123456789ABC')

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { CAPABILITY_MODULES } from '../capabilities/registry';
 import type { CapabilityModule } from '../engine/module';
 import { awsAccount, awsRegion, resourceName } from './fields';
+import { formatIssues } from './issues';
 
 /**
  * The runbook as code: one file describes every protected service.
@@ -251,10 +252,8 @@ export class ConfigError extends Error {
 export const parseConfig = (input: unknown, source = 'config', schema: z.ZodType = configSchema): Config => {
   const result = schema.safeParse(input);
   if (result.success) return result.data as Config;
-  const issues = result.error.issues.map((issue) => {
-    const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-    return `${field}: ${issue.message}`;
-  });
+  // One wording everywhere (cdk synth, CLI, Lambda cold start): functions/config/issues.ts.
+  const issues = formatIssues(result.error.issues, input, schema);
   throw new ConfigError(`Invalid ${source}:\n  - ${issues.join('\n  - ')}`, issues);
 };
 

@@ -1,3 +1,4 @@
+import { operatorCommand } from '../core/operator-command';
 import type { TransitionRequest } from '../core/types';
 import { describePlan } from '../engine/describe';
 import type { ControlPlane } from '../engine/engine';
@@ -52,8 +53,8 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
     const reason = held
       ? service.autoFailback
         ? `${verdict.reason}. Failback follows by itself once every alarm covering the standby has been OK ` +
-          `for ${service.autoFailback.afterStableMinutes} min (or now: npx understudy failback ${service.name})`
-        : `${verdict.reason}. Failback is held until an operator runs: npx understudy failback ${service.name}`
+          `for ${service.autoFailback.afterStableMinutes} min (or now: ${operatorCommand('failback', service.name)})`
+        : `${verdict.reason}. Failback is held until an operator runs: ${operatorCommand('failback', service.name)}`
       : `${verdict.reason}. Not enough data is no reason to move anything`;
     cp.reporter.report(
       {
@@ -104,8 +105,8 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
     service.mode !== 'approve'
       ? 'Mode is dry-run: nothing was changed'
       : verdict.instanceId
-        ? `Approval needed: npx understudy replace ${service.name} ${verdict.instanceId}`
-        : `Approval needed: npx understudy failover ${service.name}`;
+        ? `Approval needed: ${operatorCommand('replace', service.name, verdict.instanceId)}`
+        : `Approval needed: ${operatorCommand('failover', service.name)}`;
   cp.reporter.report({
     service: service.name,
     at,

@@ -63,7 +63,7 @@ describe('bin/app.ts', () => {
 
     // Assess
     expect(result.status, result.stderr).not.toBe(0);
-    expect(result.stderr).toContain('services.0.dns.hostedZoneId: must be a Route 53 hosted zone id');
+    expect(result.stderr).toContain('services[shop].dns.hostedZoneId: must be a Route 53 hosted zone id');
     // A config mistake is the operator's to fix: a message, not a stack trace.
     expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(existsSync(join(dir, 'out', 'manifest.json'))).toBe(false);
@@ -80,7 +80,7 @@ describe('bin/app.ts', () => {
     // Assess
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(brokenConfig);
-    expect(result.stderr).toContain('services.0.dns.hostedZoneId');
+    expect(result.stderr).toContain('services[shop].dns.hostedZoneId');
   });
 
   it('synthesizes the example config offline with `cdk synth -q`', () => {

@@ -140,7 +140,9 @@ describe('compute failover against the local AWS', () => {
 
     const [asked] = await deliver(serverAlarmEvent(failed, local.clock.now()));
     expect(asked).toMatchObject({ kind: 'planned' });
-    expect(slackTexts().some((t) => t.includes(`npx understudy replace web ${failed}`))).toBe(true);
+    expect(slackTexts().some((t) => t.includes(`npx --no-install understudyctl replace web ${failed}`))).toBe(
+      true,
+    );
     expect(elbCalls.get('RegisterTargetsCommand') ?? 0).toBe(0);
 
     // The operator's command, through the CLI's own entry point, on the same local AWS.
@@ -153,8 +155,9 @@ describe('compute failover against the local AWS', () => {
         controlPlane: () => local.controlPlane(),
         userName: () => 'alice',
       });
-    await run(['replace', 'web', failed]);
-    const again = await run(['replace', 'web', failed]);
+    // --yes: no terminal here; the account shown and checked is moto's, through STS.
+    await run(['replace', 'web', failed, '--yes', '--config', 'local.config.ts']);
+    const again = await run(['replace', 'web', failed, '--yes', '--config', 'local.config.ts']);
     expect(await settle()).toBe('converged');
 
     const members = await local.members();

@@ -108,7 +108,9 @@ describe('database failover of an RDS read replica against the local AWS', () =>
     // Converged, and the plan says how to re-protect: the old primary is a standalone copy now.
     const [report] = await reconcileService(local.controlPlane(), service(), ['database'], { dryRun: true });
     expect(report?.plan).toMatchObject({ kind: 'converged' });
-    expect(report?.detail).toMatch(/Unprotected.*npx understudy failback shop creates a new read replica/);
+    expect(report?.detail).toMatch(
+      /Unprotected.*npx --no-install understudyctl failback shop creates a new read replica/,
+    );
   });
 
   it('refuses while the replica lags over budget, reports it once, and promotes once the lag drops', async () => {

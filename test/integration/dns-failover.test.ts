@@ -175,9 +175,11 @@ describe('alarm-driven DNS failover against the local AWS', () => {
     expect(unknown).toMatchObject({ kind: 'ignored' });
     expect((await desired()).desired.capabilities.dns?.active).toBe('standby');
     expect(await www()).toEqual(['198.51.100.10']);
-    expect(slackTexts().some((t) => t.includes('Held') && t.includes('npx understudy failback shop'))).toBe(
-      true,
-    );
+    expect(
+      slackTexts().some(
+        (t) => t.includes('Held') && t.includes('npx --no-install understudyctl failback shop'),
+      ),
+    ).toBe(true);
   });
 
   it('refuses a second automatic failover inside the cooldown window, and allows it after', async () => {
@@ -324,7 +326,7 @@ describe('modes that only plan', () => {
     expect(outcome).toMatchObject({ kind: 'planned' });
     expect((await desired()).desired.epoch).toBe(0);
     expect(await www()).toEqual(['192.0.2.10']);
-    expect(slackTexts().some((t) => t.includes('npx understudy failover shop'))).toBe(true);
+    expect(slackTexts().some((t) => t.includes('npx --no-install understudyctl failover shop'))).toBe(true);
   });
 });
 

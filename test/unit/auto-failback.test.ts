@@ -65,7 +65,9 @@ describe('config: services[].autoFailback', () => {
     const input = exampleInput();
     input.services[0] = { ...input.services[0], mode, autoFailback: { afterStableMinutes: 10 } } as never;
     expect(() => parseConfig(input)).toThrow(ConfigError);
-    expect(() => parseConfig(input)).toThrow(/services\.0\.autoFailback: autoFailback needs mode "auto"/);
+    expect(() => parseConfig(input)).toThrow(
+      /services\[shop\]\.autoFailback: autoFailback needs mode "auto"/,
+    );
   });
 
   it('refuses a window under 5 minutes or over 7 days, and a service with no alarm', () => {
@@ -76,7 +78,7 @@ describe('config: services[].autoFailback', () => {
       /autoFailback\.afterStableMinutes/,
     );
     expect(() => opted({ alarms: [] })).toThrow(
-      /services\.0\.autoFailback: autoFailback needs at least one alarm/,
+      /services\[shop\]\.autoFailback: autoFailback needs at least one alarm/,
     );
   });
 });

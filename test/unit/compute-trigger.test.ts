@@ -191,18 +191,18 @@ describe('compute config', () => {
   it.each([
     [
       { targetGroupArns: ['arn:aws:s3:::bucket'] },
-      'services.0.compute.targetGroupArns.0: must be an ELBv2 target group ARN',
+      'services[web].compute.targetGroupArns[0]: must be an ELBv2 target group ARN',
     ],
     [
       { primaries: { instanceIds: ['web-1'] } },
-      'services.0.compute.primaries.instanceIds.0: must be an EC2 instance id',
+      'services[web].compute.primaries.instanceIds[0]: must be an EC2 instance id',
     ],
-    [{ standbys: {} }, 'services.0.compute.standbys: give exactly one of instanceIds or tag'],
+    [{ standbys: {} }, 'services[web].compute.standbys: give exactly one of instanceIds or tag'],
     [
       { standbys: { instanceIds: [P1] } },
-      `services.0.compute.standbys.instanceIds.0: ${P1} is also a primary`,
+      `services[web].compute.standbys.instanceIds[0]: ${P1} is also a primary`,
     ],
-    [{ minHealthyTargets: 0 }, 'services.0.compute.minHealthyTargets'],
+    [{ minHealthyTargets: 0 }, 'services[web].compute.minHealthyTargets'],
   ])('names the field: %j', (compute, message) => {
     expect(() => parseConfig(computeInput(compute))).toThrow(message);
   });
@@ -213,6 +213,6 @@ describe('compute config', () => {
     if (!svc) throw new Error('no service');
     svc.alarms = [{ name: 'x', scope: 'instance', capabilities: ['dns'] }];
 
-    expect(() => parseConfig(input)).toThrow('services.0.alarms.0.scope: alarm "x" watches one server');
+    expect(() => parseConfig(input)).toThrow('services[web].alarms[x].scope: alarm "x" watches one server');
   });
 });

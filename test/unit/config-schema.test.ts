@@ -151,10 +151,10 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues).toEqual([
-      'services.0.dns.hostedZoneId: must be a Route 53 hosted zone id such as Z0123456789ABC',
+      'services[shop].dns.hostedZoneId: must be a Route 53 hosted zone id such as Z0123456789ABC',
     ]);
     expect(error.message).toContain('Invalid understudy.config.ts');
-    expect(error.message).toContain('services.0.dns.hostedZoneId');
+    expect(error.message).toContain('services[shop].dns.hostedZoneId');
   });
 
   it('rejects a weighted record without a health check on the standby side', () => {
@@ -168,7 +168,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
     // Assess
     expect(error.issues).toHaveLength(1);
     expect(error.issues[0]).toMatch(
-      /^services\.0\.dns\.records\.0\.standby\.healthCheckId: a weighted record needs a health check on both sides/,
+      /^services\[shop\]\.dns\.records\[www\.shop\.example\.com\]\.standby\.healthCheckId: a weighted record needs a health check on both sides/,
     );
   });
 
@@ -182,7 +182,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues.map((i) => i.split(':')[0])).toEqual([
-      'services.0.dns.records.0.primary.healthCheckId',
+      'services[shop].dns.records[www.shop.example.com].primary.healthCheckId',
     ]);
   });
 
@@ -223,7 +223,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues).toContain(
-      'services.0.dns.records.0.primary: give exactly one of values or aliasTarget',
+      'services[shop].dns.records[www.shop.example.com].primary: give exactly one of values or aliasTarget',
     );
   });
 
@@ -237,7 +237,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues).toContain(
-      'services.0.dns.records.0.standby: give exactly one of values or aliasTarget',
+      'services[shop].dns.records[www.shop.example.com].standby: give exactly one of values or aliasTarget',
     );
   });
 
@@ -252,7 +252,9 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues).toHaveLength(1);
-    expect(error.issues[0]).toMatch(/^services\.0: .*cooldownMinuts/);
+    expect(error.issues[0]).toMatch(
+      /^services\[shop\]\.cooldownMinuts: unknown key \(did you mean "cooldownMinutes"\?\)$/,
+    );
   });
 
   it('rejects duplicate service names, pointing at the second one', () => {
@@ -265,7 +267,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
     const error = configErrorOf(input);
 
     // Assess
-    expect(error.issues).toContain('services.1.name: duplicate service name "shop"');
+    expect(error.issues).toContain('services[1].name: duplicate service name "shop"');
   });
 
   it('rejects a record name that another service already manages in the same zone', () => {
@@ -278,7 +280,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues).toEqual([
-      'services.1.dns.records.0.name: www.shop.example.com. A is already managed by services.0.dns.records.0; one name, one owner',
+      'services[shop-two].dns.records[www.shop.example.com].name: www.shop.example.com. A is already managed by services.0.dns.records.0; one name, one owner',
     ]);
   });
 
@@ -292,7 +294,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues).toEqual([
-      'services.0.dns.records.0.setIdentifiers.standby: primary and standby need different set identifiers',
+      'services[shop].dns.records[www.shop.example.com].setIdentifiers.standby: primary and standby need different set identifiers',
     ]);
   });
 
@@ -311,7 +313,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues).toEqual([
-      'services.0.dns.records.0.primary.values: a CNAME record takes exactly one value',
+      'services[shop].dns.records[www.shop.example.com].primary.values: a CNAME record takes exactly one value',
     ]);
   });
 
@@ -326,9 +328,9 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
     const error = configErrorOf(input);
 
     // Assess
-    expect(error.issues).toContain(`services.0: configure at least one of: ${CAPABILITIES.join(', ')}`);
+    expect(error.issues).toContain(`services[shop]: configure at least one of: ${CAPABILITIES.join(', ')}`);
     expect(error.issues).toContain(
-      'services.0.alarms.0.capabilities.0: alarm "shop-down" fails over "dns", but the service has no "dns" section',
+      'services[shop].alarms[shop-down].capabilities[0]: alarm "shop-down" fails over "dns", but the service has no "dns" section',
     );
   });
 
@@ -373,7 +375,9 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
     const config = parseConfig(input);
 
     // Assess
-    expect(error.issues).toEqual(['services.0.alarms.0.region: must be an AWS Region such as eu-west-1']);
+    expect(error.issues).toEqual([
+      'services[shop].alarms[shop-down].region: must be an AWS Region such as eu-west-1',
+    ]);
     expect(config.services[0]?.alarms.map((a) => alarmRegionOf(config, a))).toEqual([
       'us-east-1',
       'eu-west-2',
@@ -403,7 +407,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
 
     // Assess
     expect(error.issues).toContain(
-      'services.0.dns.records.0.primary.healthCheckId: must be a Route 53 health check id (a UUID)',
+      'services[shop].dns.records[www.shop.example.com].primary.healthCheckId: must be a Route 53 health check id (a UUID)',
     );
   });
 
@@ -420,7 +424,7 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
     expect(error.issues).toEqual(
       expect.arrayContaining([
         'controlPlane.account: must be a 12-digit AWS account id',
-        'services.0.name: must be lowercase letters, digits and dashes, starting with a letter',
+        'services[Shop_1].name: must be lowercase letters, digits and dashes, starting with a letter',
       ]),
     );
     expect(error.message.split('\n  - ')).toHaveLength(error.issues.length + 1);

@@ -39,20 +39,20 @@ describe('database config section', () => {
   it.each([
     [
       { ...replica, fenceOldPrimary: 'quarantine-security-group' },
-      'services.0.database.quarantineSecurityGroupId',
+      'services[shop].database.quarantineSecurityGroupId',
     ],
-    [{ ...replica, replicaInstanceId: 'db1' }, 'services.0.database.replicaInstanceId'],
-    [{ ...replica, primaryInstanceId: '1bad' }, 'services.0.database.primaryInstanceId'],
-    [{ ...replica, maxReplicaLagSeconds: -1 }, 'services.0.database.maxReplicaLagSeconds'],
+    [{ ...replica, replicaInstanceId: 'db1' }, 'services[shop].database.replicaInstanceId'],
+    [{ ...replica, primaryInstanceId: '1bad' }, 'services[shop].database.primaryInstanceId'],
+    [{ ...replica, maxReplicaLagSeconds: -1 }, 'services[shop].database.maxReplicaLagSeconds'],
     [
       { kind: 'aurora-cluster', clusterId: 'c', writerInstanceId: 'c1', targetReaderInstanceId: 'c1' },
-      'services.0.database.targetReaderInstanceId',
+      'services[shop].database.targetReaderInstanceId',
     ],
     [
       { kind: 'aurora-global', globalClusterId: 'g', primaryClusterArn: 'nope', secondaryClusterArn: 'nope' },
-      'services.0.database.primaryClusterArn',
+      'services[shop].database.primaryClusterArn',
     ],
-    [{ kind: 'multi-az' }, 'services.0.database.kind'],
+    [{ kind: 'multi-az' }, 'services[shop].database.kind'],
   ])('names the field of a bad database section (%#)', (database, field) => {
     expect(issuesOf(input(database)).some((i) => i.startsWith(`${field}:`))).toBe(true);
   });
@@ -74,7 +74,7 @@ describe('database config section', () => {
         },
       }),
     );
-    expect(issues.some((i) => i.startsWith('services.0.database.endpoint.name:'))).toBe(true);
+    expect(issues.some((i) => i.startsWith('services[shop].database.endpoint.name:'))).toBe(true);
   });
 });
 

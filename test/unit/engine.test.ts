@@ -562,7 +562,9 @@ describe('handleAlarmEvent', () => {
     expect(store.count('writeTransition')).toBe(0);
     expect(capability?.executed).toEqual([]);
     expect(notifier.sent.map((e) => e.kind)).toEqual(['plan']);
-    expect(notifier.sent[0]?.message).toContain('Approval needed: npx understudy failover shop');
+    expect(notifier.sent[0]?.message).toContain(
+      'Approval needed: npx --no-install understudyctl failover shop',
+    );
     expect(notifier.sent[0]?.source).toBe('alarm:shop-primary-unhealthy');
   });
 
@@ -581,7 +583,7 @@ describe('handleAlarmEvent', () => {
       expect.objectContaining({
         kind: 'held',
         service: 'shop',
-        reason: expect.stringContaining('npx understudy failback shop'),
+        reason: expect.stringContaining('npx --no-install understudyctl failback shop'),
       }),
     ]);
     expect(store.count('writeTransition')).toBe(0);

@@ -60,11 +60,11 @@ describe('mail config', () => {
   it('names the field when the backup MX would be preferred over the primary', () => {
     expect(() => config({ backupMxPriority: 5 })).toThrow(ConfigError);
     expect(() => config({ backupMxPriority: 5 })).toThrow(
-      /services\.0\.mail\.backupMxPriority: must be higher/,
+      /services\[shop\]\.mail\.backupMxPriority: must be higher/,
     );
   });
   it("names the field for an inbound Region other than the control plane's", () => {
-    expect(() => config({ inboundRegion: 'us-east-1' })).toThrow(/services\.0\.mail\.inboundRegion/);
+    expect(() => config({ inboundRegion: 'us-east-1' })).toThrow(/services\[shop\]\.mail\.inboundRegion/);
   });
   it('defaults to STARTTLS on port 25 and 7 days of retention', () => {
     expect(service().mail).toMatchObject({

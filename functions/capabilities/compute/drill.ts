@@ -5,7 +5,12 @@
  * and passes target health checks at once.
  */
 import { runCommand } from '../../cli/commands';
-import { type DrillContext, type DrillScenario, drillLambdaContext } from '../../drill/timeline';
+import {
+  type DrillContext,
+  type DrillScenario,
+  drillLambdaContext,
+  truncateWords,
+} from '../../drill/timeline';
 import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
 import { createResourceEventHandler } from '../../handlers/resource-event';
@@ -129,7 +134,7 @@ export const computeDrill: DrillScenario = {
           runs > 0 && members.join() === primaries.join() && spareStates.every((s) => s === 'stopped');
         return {
           ok,
-          detail: `${result.lines[0]?.slice(0, 50)}…; members ${short(members)}; spares ${spareStates.join(', ')}`,
+          detail: `${truncateWords(result.lines[0] ?? '', 50)}; members ${short(members)}; spares ${spareStates.join(', ')}`,
         };
       });
 

@@ -1,3 +1,4 @@
+import { CLI_NAME } from '../../core/operator-command';
 import type { CapabilityModule } from '../../engine/module';
 import { computeSection, REPLACE_PARAM } from './config';
 import { classifyInstanceEvent, INSTANCE_EVENT_DETAIL_TYPE } from './instance-event';
@@ -31,7 +32,7 @@ export const computeModule: CapabilityModule<'compute', typeof computeSection> =
         if (args.length === 0) {
           return {
             ok: false,
-            message: 'replace: which servers? usage: understudy replace <service> <instance-id>...',
+            message: `replace: which servers? usage: ${CLI_NAME} replace <service> <instance-id>...`,
           };
         }
         const bad = args.find((id) => !INSTANCE_ID.test(id));

@@ -6,7 +6,12 @@
  */
 
 import { setAlarmAndBuildEvent } from '../../drill/local-aws';
-import { type DrillContext, type DrillScenario, drillLambdaContext } from '../../drill/timeline';
+import {
+  type DrillContext,
+  type DrillScenario,
+  drillLambdaContext,
+  truncateWords,
+} from '../../drill/timeline';
 import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
 import type { AlarmOutcome } from '../../trigger/handle-alarm';
@@ -60,7 +65,7 @@ export const databaseDrill: DrillScenario = {
       await context.step('scheduled run: promotion still under way, waits', async () => {
         await invokeSchedule({}, drillLambdaContext);
         const status = (await l.controlPlane().store.readService('shop')).statuses.database;
-        return { ok: status?.phase === 'waiting', detail: status?.detail.slice(0, 90) ?? '' };
+        return { ok: status?.phase === 'waiting', detail: truncateWords(status?.detail ?? '', 90) };
       });
 
       await context.step('scheduled run: replica writable, name repointed (INSYNC)', async () => {

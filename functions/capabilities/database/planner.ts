@@ -1,4 +1,5 @@
 import type { ServiceConfig } from '../../config/schema';
+import { operatorCommand } from '../../core/operator-command';
 import { otherSite, type Site } from '../../core/types';
 import type { CapabilityPlan, PlanInput, PlannedAction } from '../../engine/capability';
 import type { AuroraClusterConfig, AuroraGlobalConfig, DatabaseConfig, RdsReplicaConfig } from './config';
@@ -196,11 +197,11 @@ const gate = (
   if (db.delayedReplica && !flag(input, 'allowDelayedReplica')) {
     return (
       `${candidate} is a delayed replica (kept behind on purpose): it is promoted only on an operator's ` +
-      `explicit command: npx understudy failover ${input.service.name} --allow-delayed-replica`
+      `explicit command: ${operatorCommand('failover', input.service.name, '--allow-delayed-replica')}`
     );
   }
   if (flag(input, 'acceptDataLoss')) return undefined;
-  const override = `; an operator may accept the loss: npx understudy failover ${input.service.name} --accept-data-loss`;
+  const override = `; an operator may accept the loss: ${operatorCommand('failover', input.service.name, '--accept-data-loss')}`;
   if (lagSeconds === undefined) {
     return `${candidate}'s ${metric} is unknown (no datapoint in the last 5 minutes), so the writes it would lose are unknown${override}`;
   }
@@ -463,7 +464,7 @@ const convergedDetail = (
   const clear = src ? `rename or delete ${src.id} (keep a snapshot), then ` : '';
   return target === 'standby'
     ? `${base}. Unprotected: no replica of ${tgt.id} on the primary${stale}. To re-protect and switch back: ` +
-        `${clear}npx understudy failback ${service} creates a new read replica of ${tgt.id} on the primary, waits ` +
+        `${clear}${operatorCommand('failback', service)} creates a new read replica of ${tgt.id} on the primary, waits ` +
         'for zero lag, fences the name, promotes it and repoints the name'
     : `${base}. Unprotected: no replica of ${tgt.id} on the standby${stale}. To re-protect: ${clear}the next ` +
         'run creates a new read replica on the standby';

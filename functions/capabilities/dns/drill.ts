@@ -8,7 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answerFor, setAlarmAndBuildEvent, supplyHealthCheckStatus } from '../../drill/local-aws';
-import { type DrillContext, type DrillScenario, drillLambdaContext } from '../../drill/timeline';
+import {
+  type DrillContext,
+  type DrillScenario,
+  drillLambdaContext,
+  truncateWords,
+} from '../../drill/timeline';
 import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
 import type { AlarmOutcome } from '../../trigger/handle-alarm';
@@ -37,10 +42,14 @@ const runCli = async (local: LocalControlPlane, args: string[]) => {
   try {
     const configFile = join(dir, 'understudy.config.mjs');
     writeFileSync(configFile, `export default ${JSON.stringify(local.topology.config, null, 2)};\n`);
-    const child = spawn(process.execPath, ['bin/understudy.js', ...args, '--config', configFile], {
-      env: { ...process.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['bin/understudyctl.js', ...args, '--yes', '--config', configFile],
+      {
+        env: { ...process.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {
@@ -146,7 +155,7 @@ export const dnsDrill: DrillScenario = {
         const last = cli.stdout.trim().split('\n').at(-1) ?? '';
         return {
           ok: cli.code === 0 && answer.ok,
-          detail: `exit ${cli.code}: ${last.trim().slice(0, 60)}; ${answer.detail}`,
+          detail: `exit ${cli.code}: ${truncateWords(last.trim(), 60)}; ${answer.detail}`,
         };
       });
 
