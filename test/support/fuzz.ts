@@ -16,14 +16,7 @@ import type {
 import type { ControlPlane } from '../../functions/engine/engine';
 import { FakeClock, RecordingNotifier, testControlPlane } from '../unit/fixtures';
 
-/** Awaits a macrotask every `every` calls, so a long asynchronous property never starves the worker. */
-export const breather = (every = 100) => {
-  let calls = 0;
-  return async (): Promise<void> => {
-    calls++;
-    if (calls % every === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-  };
-};
+export { breather } from './breather';
 
 /** Text that has broken parsers before: line breaks, brackets, control characters, prototype keys, huge. */
 export const nastyString: fc.Arbitrary<string> = fc.oneof(

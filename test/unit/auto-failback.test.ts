@@ -9,6 +9,7 @@ import {
   type ObservedAlarm,
 } from '../../functions/engine/auto-failback';
 import { reconcileAll } from '../../functions/engine/engine';
+import { breather } from '../support/breather';
 import {
   configWith,
   exampleInput,
@@ -18,6 +19,8 @@ import {
   RecordingNotifier,
   testControlPlane,
 } from './fixtures';
+
+const breathe = breather();
 
 const T0 = '2026-11-22T10:00:00.000Z';
 const NOW = new Date(T0);
@@ -181,21 +184,22 @@ describe('decideAutoFailback (pure)', () => {
     expect(decideAutoFailback(service, primary, stable, NOW, HOME)).toEqual({ move: [], decisions: [] });
   });
 
-  it('never fails back while a covering alarm is not OK or OK for less than the window, nor inside the cooldown', () => {
+  it('never fails back while a covering alarm is not OK or OK for less than the window, nor inside the cooldown', async () => {
     const names = ['a', 'b'];
     const alarmArb = fc.record({
       present: fc.boolean(),
       state: fc.constantFrom('OK', 'ALARM', 'INSUFFICIENT_DATA'),
       okForMinutes: fc.integer({ min: -60, max: 24 * 60 }),
     });
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.array(alarmArb, { minLength: 2, maxLength: 2 }),
         fc.integer({ min: 5, max: 600 }),
         fc.integer({ min: 0, max: 600 }),
         fc.integer({ min: 0, max: 24 * 60 }),
         fc.constantFrom('alarm:a', 'operator:alice', AUTO_FAILBACK_SOURCE),
-        (alarms, window, cooldown, movedMinutesAgo, requestedBy) => {
+        async (alarms, window, cooldown, movedMinutesAgo, requestedBy) => {
+          await breathe();
           const svc = onlyService(
             opted({
               alarms: [{ name: 'a', capabilities: ['dns'] }, { name: 'b' }],

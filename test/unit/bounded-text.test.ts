@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sesReceiptEventSchema } from '../../functions/capabilities/mail/ses-event';
 import { clip, MAX_ALARM_REASON } from '../../functions/core/text';
 import { slackMessage } from '../../functions/notify/slack';
 import { DynamoStateStore } from '../../functions/state/store';
@@ -199,5 +200,35 @@ describe('slackMessage', () => {
       'cp',
     );
     expect(bytes(message)).toBeLessThan(10_000);
+  });
+});
+
+describe('the held-mail record of an SES event is bounded', () => {
+  const receipt = (overrides: Record<string, unknown>) => ({
+    Records: [
+      {
+        eventSource: 'aws:ses',
+        eventVersion: '1.0',
+        ses: {
+          mail: {
+            timestamp: T0,
+            source: 'a@sender.test',
+            messageId: 'm1',
+            destination: ['b@shop.example.com'],
+          },
+          receipt: { recipients: ['b@shop.example.com'], action: { type: 'Lambda' }, ...overrides },
+        },
+      },
+    ],
+  });
+
+  it('clips a verdict to a word', () => {
+    const parsed = sesReceiptEventSchema.parse(receipt({ spamVerdict: { status: 'PASS'.repeat(MIB / 4) } }));
+    expect(parsed.Records[0]?.ses.receipt.spamVerdict?.status.length).toBeLessThanOrEqual(64);
+  });
+
+  it('refuses more recipients than SES ever gives one message', () => {
+    const recipients = Array.from({ length: 10_000 }, (_, i) => `user${i}@shop.example.com`);
+    expect(sesReceiptEventSchema.safeParse(receipt({ recipients })).success).toBe(false);
   });
 });

@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { InstanceState, TargetState } from '../../functions/capabilities/compute/planner';
 import { planCompute } from '../../functions/capabilities/compute/planner';
+import { breather } from '../support/breather';
 import { computeService, planInput, TG, TG2, world } from '../support/compute-fixtures';
+
+const breathe = breather();
 
 const id = (prefix: string, n: number) => `i-${prefix}${String(n).padStart(16, '0')}`;
 const targetState = fc.constantFrom<TargetState>(
@@ -70,9 +73,10 @@ const scenario = fc
   });
 
 describe('never all-off (property)', () => {
-  it('no plan leaves a group with fewer than minHealthyTargets healthy targets, nor deregisters a wanted one', () => {
-    fc.assert(
-      fc.property(scenario, (s) => {
+  it('no plan leaves a group with fewer than minHealthyTargets healthy targets, nor deregisters a wanted one', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        await breathe();
         const service = computeService({
           targetGroupArns: [TG, TG2],
           primaries: { tag: { key: 'role', value: 'primary' } },
@@ -109,9 +113,10 @@ describe('never all-off (property)', () => {
     );
   });
 
-  it('a failed server is never removed before a healthy spare stands in for it', () => {
-    fc.assert(
-      fc.property(scenario, (s) => {
+  it('a failed server is never removed before a healthy spare stands in for it', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        await breathe();
         if (s.replace.length === 0) return;
         const service = computeService({
           targetGroupArns: [TG],

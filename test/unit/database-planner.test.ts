@@ -10,6 +10,9 @@ import {
 import { parseConfig, type ServiceConfig } from '../../functions/config/schema';
 import type { CapabilityStatus, Site } from '../../functions/core/types';
 import type { PlanInput } from '../../functions/engine/capability';
+import { breather } from '../support/breather';
+
+const breathe = breather();
 
 const serviceWith = (database: Record<string, unknown>): ServiceConfig => {
   const config = parseConfig({
@@ -207,12 +210,13 @@ describe('database planner, rds-replica', () => {
     ).toBe('refuse');
   });
 
-  it('keeps a refusal detail stable whatever the lag reading, so Slack hears it once', () => {
-    fc.assert(
-      fc.property(
+  it('keeps a refusal detail stable whatever the lag reading, so Slack hears it once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.double({ min: 30.001, max: 86_400, noNaN: true }),
         fc.double({ min: 30.001, max: 86_400, noNaN: true }),
-        (a, b) => {
+        async (a, b) => {
+          await breathe();
           const da = planDatabase(input({ instances: healthy, lagSeconds: a }));
           const db = planDatabase(input({ instances: healthy, lagSeconds: b }));
           return da.kind === 'refuse' && da.detail === db.detail;
@@ -221,12 +225,13 @@ describe('database planner, rds-replica', () => {
     );
   });
 
-  it('promotes only within the lag budget, unless the operator accepts data loss', () => {
-    fc.assert(
-      fc.property(
+  it('promotes only within the lag budget, unless the operator accepts data loss', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.option(fc.double({ min: -1, max: 1000, noNaN: true }), { nil: undefined }),
         fc.boolean(),
-        (lag, accept) => {
+        async (lag, accept) => {
+          await breathe();
           const plan = planDatabase(
             input(
               { instances: healthy, lagSeconds: lag },

@@ -12,7 +12,10 @@ import {
 import type { ServiceConfig } from '../../functions/config/schema';
 import type { Site } from '../../functions/core/types';
 import type { CapabilityPlan } from '../../functions/engine/capability';
+import { breather } from '../support/breather';
 import { configWith, exampleConfigParsed, onlyService, PRIMARY_HC, STANDBY_HC } from './fixtures';
+
+const breathe = breather();
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 const WWW = 'www.shop.example.com.';
@@ -684,9 +687,10 @@ const SHOP = shop();
 const planScenario = (s: Scenario) => plan(s.target, observedOf(s), SHOP, s.epoch);
 
 describe('planDns properties', () => {
-  it('(a) never all-off: every weighted pair written has both sides, one at weight 1 and one at weight 0', () => {
-    fc.assert(
-      fc.property(scenarioArb, (s) => {
+  it('(a) never all-off: every weighted pair written has both sides, one at weight 1 and one at weight 0', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (s) => {
+        await breathe();
         const p = planScenario(s);
         if (p.kind !== 'act') return;
         expect(actionsOf(p)).toHaveLength(1);
@@ -710,9 +714,10 @@ describe('planDns properties', () => {
     );
   });
 
-  it('(b) never acts when the target health check is not healthy and traffic is not already on the target', () => {
-    fc.assert(
-      fc.property(scenarioArb, (s) => {
+  it('(b) never acts when the target health check is not healthy and traffic is not already on the target', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (s) => {
+        await breathe();
         const targetHealth = s.target === 'primary' ? s.primaryHealth : s.standbyHealth;
         const onTarget = s[s.target];
         const other = s[s.target === 'primary' ? 'standby' : 'primary'];
@@ -731,9 +736,10 @@ describe('planDns properties', () => {
     );
   });
 
-  it('(c) idempotent: applying the planned upserts and planning again is converged', () => {
-    fc.assert(
-      fc.property(scenarioArb, (s) => {
+  it('(c) idempotent: applying the planned upserts and planning again is converged', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (s) => {
+        await breathe();
         const observed = observedOf(s);
         const first = plan(s.target, observed, SHOP, s.epoch);
         fc.pre(first.kind === 'act');
@@ -747,9 +753,10 @@ describe('planDns properties', () => {
     );
   });
 
-  it('refuses only with the ids of checks that are not healthy, and converged plans carry no actions', () => {
-    fc.assert(
-      fc.property(scenarioArb, (s) => {
+  it('refuses only with the ids of checks that are not healthy, and converged plans carry no actions', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (s) => {
+        await breathe();
         const p = planScenario(s);
         if (p.kind === 'refuse') {
           const targetHc = s.target === 'primary' ? PRIMARY_HC : STANDBY_HC;

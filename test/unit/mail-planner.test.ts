@@ -4,6 +4,9 @@ import { emptyMeta, type HeldMessage } from '../../functions/capabilities/mail/h
 import { type MailObserved, nextBatch, planMail, purgeable } from '../../functions/capabilities/mail/planner';
 import { dotStuff } from '../../functions/capabilities/mail/smtp';
 import { ConfigError, parseConfig, type ServiceConfig } from '../../functions/config/schema';
+import { breather } from '../support/breather';
+
+const breathe = breather();
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 
@@ -155,10 +158,10 @@ describe('planMail', () => {
     ]);
   });
 
-  it('property: a batch is due messages only, oldest first, bounded, and purges only delivered mail', () => {
+  it('property: a batch is due messages only, oldest first, bounded, and purges only delivered mail', async () => {
     const statuses = ['held', 'delivering', 'delivered', 'rejected'] as const;
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.array(
           fc.record({
             status: fc.constantFrom(...statuses),
@@ -169,7 +172,8 @@ describe('planMail', () => {
           { maxLength: 300 },
         ),
         fc.integer({ min: 1, max: 150 }),
-        (specs, maxMessages) => {
+        async (specs, maxMessages) => {
+          await breathe();
           const messages = specs.map((s, i) =>
             message(i, {
               status: s.status,
@@ -224,12 +228,13 @@ const unstuff = (wire: Buffer): Buffer => {
 };
 
 describe('dotStuff', () => {
-  it('property: a receiver recovers the exact bytes of any message that ends with CRLF', () => {
-    fc.assert(
-      fc.property(
+  it('property: a receiver recovers the exact bytes of any message that ends with CRLF', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.uint8Array({ maxLength: 2000 }),
         fc.array(fc.constantFrom('.', '\r\n', '\n.', '.\r\n', '..')),
-        (bytes, bits) => {
+        async (bytes, bits) => {
+          await breathe();
           const raw = Buffer.concat([Buffer.from(bits.join('')), Buffer.from(bytes), Buffer.from('\r\n')]);
           const wire = dotStuff(raw);
           expect(wire.subarray(-5).toString()).toBe('\r\n.\r\n');

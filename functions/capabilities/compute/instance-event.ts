@@ -13,7 +13,7 @@ export const instanceStateChangeSchema = z.object({
   time: z.iso.datetime(),
   detail: z.object({
     'instance-id': z.string().regex(/^i-[0-9a-f]{8,17}$/),
-    state: z.string().min(1),
+    state: z.string().min(1).max(64),
   }),
 });
 

@@ -1,8 +1,10 @@
 import * as z from 'zod';
+import { clip } from '../../core/text';
 import { envelopeAddressProblem } from './address';
 import type { HeldMessage } from './held';
 
-const verdict = z.object({ status: z.string() }).optional();
+/** SES's verdicts are a word (PASS, FAIL, GRAY, ...): kept for the record, bounded like all event text. */
+const verdict = z.object({ status: z.string().transform((s) => clip(s, 64)) }).optional();
 
 /**
  * An envelope address that can be written into MAIL FROM / RCPT TO as it is (no line break, no angle
@@ -37,8 +39,8 @@ export const sesReceiptEventSchema = z.object({
           }),
           receipt: z.object({
             timestamp: z.iso.datetime({ offset: true }).optional(),
-            /** The envelope recipients this receipt rule accepted. */
-            recipients: z.array(envelopeAddress(false)).min(1),
+            /** The envelope recipients this receipt rule accepted (SES: at most 50; the record is one item). */
+            recipients: z.array(envelopeAddress(false)).min(1).max(100),
             spamVerdict: verdict,
             virusVerdict: verdict,
             spfVerdict: verdict,
