@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { type LocalControlPlane, startLocalControlPlane } from '../../functions/capabilities/dns/local';
 import type { ServiceConfig } from '../../functions/config/schema';
 import { answerFor, LOCAL_ACCOUNT, LOCAL_REGION } from '../../functions/drill/local-aws';
-import { type LocalControlPlane, startLocalControlPlane } from '../../functions/drill/local-control-plane';
 import { reconcileService } from '../../functions/engine/engine';
 
 /**
