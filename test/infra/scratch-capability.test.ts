@@ -2,6 +2,8 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { CAPABILITY_MODULES } from '../../functions/capabilities/registry';
+import { parseCommand } from '../../functions/cli/args';
+import { runCommand } from '../../functions/cli/commands';
 import { buildConfigSchema, type Config, parseConfig } from '../../functions/config/schema';
 import { describePlan } from '../../functions/engine/describe';
 import type { ControlPlane } from '../../functions/engine/engine';
@@ -82,6 +84,17 @@ describe('a scratch capability added only through the registry lists', () => {
       },
     });
     expect([...stack.capabilities.keys()]).toEqual(['noop']);
+  });
+
+  it('appears in `understudy plan`, parsed and run by the real CLI code', async () => {
+    const cp = controlPlane(config());
+    const parsed = parseCommand(['plan', 'lab', '--capability', 'noop', '--config', 'scratch.ts'], modules);
+    if (parsed.kind !== 'run') throw new Error(`not parsed: ${JSON.stringify(parsed)}`);
+
+    const result = await runCommand(cp, parsed.command, 'test');
+
+    expect(result.exitCode).toBe(0);
+    expect(result.lines.join('\n')).toContain('noop: noop:Switch because the standby should serve');
   });
 
   it('appears in the plan, and the engine reconciles it to the standby and back', async () => {
