@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/control-function';
+import { runProcess } from '../support/run-process';
 
 /** A runbook with one bad field: the hosted zone id. No imports, so it loads from anywhere. */
 const BROKEN_CONFIG = `export default {
@@ -36,7 +36,7 @@ const cliEnv = (extra: Record<string, string> = {}) => {
 };
 
 const run = (command: string, args: string[], env = cliEnv()) =>
-  spawnSync(command, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env });
+  runProcess(command, args, { cwd: REPO_ROOT, timeoutMs: 170_000, env });
 
 describe('bin/app.ts', () => {
   let dir: string;
@@ -49,9 +49,9 @@ describe('bin/app.ts', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('stops `cdk synth -c config=…` on a bad config with a message that names the field', () => {
+  it('stops `cdk synth -c config=…` on a bad config with a message that names the field', async () => {
     // Act
-    const result = run('npx', [
+    const result = await run('npx', [
       'cdk',
       'synth',
       '--no-notices',
@@ -69,9 +69,9 @@ describe('bin/app.ts', () => {
     expect(existsSync(join(dir, 'out', 'manifest.json'))).toBe(false);
   });
 
-  it('reads the config file from UNDERSTUDY_CONFIG when no context is given', () => {
+  it('reads the config file from UNDERSTUDY_CONFIG when no context is given', async () => {
     // Act
-    const result = run(
+    const result = await run(
       'npx',
       ['tsx', 'bin/app.ts'],
       cliEnv({ UNDERSTUDY_CONFIG: brokenConfig, CDK_OUTDIR: join(dir, 'env-out') }),
@@ -83,12 +83,12 @@ describe('bin/app.ts', () => {
     expect(result.stderr).toContain('services[shop].dns.hostedZoneId');
   });
 
-  it('synthesizes the example config offline with `cdk synth -q`', () => {
+  it('synthesizes the example config offline with `cdk synth -q`', async () => {
     // Prepare
     const out = join(dir, 'example-out');
 
     // Act: the real entry point, default config file, bundling and cdk-nag included
-    const result = run('npx', ['cdk', 'synth', '-q', '--no-notices', '-o', out]);
+    const result = await run('npx', ['cdk', 'synth', '-q', '--no-notices', '-o', out]);
 
     // Assess
     expect(result.status, result.stderr).toBe(0);

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -15,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import type { CfnElement } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlFunction } from '../../infra/control-function';
+import { runProcess } from '../support/run-process';
 import { exampleConfig, type Synthesized, synthesize } from './synth';
 
 /** Cold start grows with the bundle; the bench reports the same figure. */
@@ -89,7 +89,7 @@ describe('the bundled function code', () => {
     }
   });
 
-  it('loads in Node.js as an ES module with nothing but the runtime-provided AWS SDK beside it', () => {
+  it('loads in Node.js as an ES module with nothing but the runtime-provided AWS SDK beside it', async () => {
     // Prepare: like Lambda's Node.js runtime, which resolves @aws-sdk/* (and only that) from its
     // own node_modules for ES modules too. Any other external import would fail to load here.
     const runtime = mkdtempSync(join(tmpdir(), 'understudy-runtime-'));
@@ -102,7 +102,7 @@ describe('the bundled function code', () => {
         copyFileSync(bundle.file, join(task, 'index.mjs'));
 
         // Act: a separate process, as Lambda would load it (no AWS calls happen at import)
-        const result = spawnSync(
+        const result = await runProcess(
           process.execPath,
           [
             '--input-type=module',
@@ -110,8 +110,7 @@ describe('the bundled function code', () => {
             `const m = await import(${JSON.stringify(pathToFileURL(join(task, 'index.mjs')).href)}); console.log(typeof m.handler);`,
           ],
           {
-            encoding: 'utf8',
-            timeout: 60_000,
+            timeoutMs: 120_000,
             env: {
               ...process.env,
               AWS_REGION: 'eu-west-2',

@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/control-function';
+import { runProcess } from '../support/run-process';
 import { exampleConfig, inlineConfig, multiRegionConfig, type Synthesized, synthesize } from './synth';
 
 /** Installed by `npm run emulator:install` (functions/drill/install-emulator.js); CI runs that first. */
@@ -17,12 +17,12 @@ const CFN_LINT = join(REPO_ROOT, '.venv', 'bin', 'cfn-lint');
 const IGNORED_CHECKS = ['W3005'];
 
 /** cfn-lint's findings on one synthesized template file, checked against the Region it deploys to. */
-const lint = (templateFile: string, region: string) => {
+const lint = async (templateFile: string, region: string) => {
   expect(existsSync(CFN_LINT), `${CFN_LINT} is missing: run npm run emulator:install`).toBe(true);
-  const result = spawnSync(
+  const result = await runProcess(
     CFN_LINT,
     ['--format', 'parseable', '--regions', region, '--ignore-checks', ...IGNORED_CHECKS, '--', templateFile],
-    { encoding: 'utf8', timeout: 120_000 },
+    { timeoutMs: 170_000 },
   );
   if (result.status !== 0) console.error(result.stdout, result.stderr, result.error ?? '');
   return { status: result.status, findings: result.stdout.trim() };
@@ -39,9 +39,9 @@ describe.each([
   });
   afterAll(() => synth?.cleanup());
 
-  it('finds no error, warning or informational finding', () => {
+  it('finds no error, warning or informational finding', async () => {
     // Act
-    const result = lint(synth.templateFile, synth.stack.region);
+    const result = await lint(synth.templateFile, synth.stack.region);
 
     // Assess
     expect(result).toEqual({ status: 0, findings: '' });
@@ -56,12 +56,14 @@ describe('cfn-lint on the alarm-forwarding templates of a config with alarms in 
   });
   afterAll(() => synth?.cleanup());
 
-  it('finds no error, warning or informational finding in any of them', () => {
+  it('finds no error, warning or informational finding in any of them', async () => {
     // Prepare
     expect(synth.forwarders.length).toBeGreaterThan(0);
 
     // Act
-    const results = synth.forwarders.map((f) => [f.stack.region, lint(f.templateFile, f.stack.region)]);
+    const results = [];
+    for (const f of synth.forwarders)
+      results.push([f.stack.region, await lint(f.templateFile, f.stack.region)]);
 
     // Assess
     expect(results).toEqual(synth.forwarders.map((f) => [f.stack.region, { status: 0, findings: '' }]));

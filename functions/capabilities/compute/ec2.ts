@@ -229,28 +229,25 @@ export const computeCapability = (clients: ComputeClients): Capability<ComputeOb
         };
       }
       case 'ec2:CreateTags':
-        await call('EC2 CreateTags', () =>
-          clients.ec2.send(
-            new CreateTagsCommand({
-              Resources: [...action.params.Resources],
-              Tags: action.params.Tags.map((t) => ({ ...t })),
-            }),
-          ),
+      case 'ec2:DeleteTags': {
+        const quarantine = action.api === 'ec2:CreateTags';
+        const input = {
+          Resources: [...action.params.Resources],
+          Tags: action.params.Tags.map((t) => ({ ...t })),
+        };
+        await call(`EC2 ${quarantine ? 'CreateTags' : 'DeleteTags'}`, () =>
+          quarantine
+            ? clients.ec2.send(new CreateTagsCommand(input))
+            : clients.ec2.send(new DeleteTagsCommand(input)),
         );
+        const ids = action.params.Resources.join(', ');
         return {
           verified: false,
-          detail: `quarantined ${action.params.Resources.join(', ')} (tagged, not terminated)`,
+          detail: quarantine
+            ? `quarantined ${ids} (tagged, not terminated)`
+            : `released ${ids} from quarantine`,
         };
-      case 'ec2:DeleteTags':
-        await call('EC2 DeleteTags', () =>
-          clients.ec2.send(
-            new DeleteTagsCommand({
-              Resources: [...action.params.Resources],
-              Tags: action.params.Tags.map((t) => ({ ...t })),
-            }),
-          ),
-        );
-        return { verified: false, detail: `released ${action.params.Resources.join(', ')} from quarantine` };
+      }
       case 'autoscaling:SetDesiredCapacity':
         await call('Auto Scaling SetDesiredCapacity', () =>
           clients.autoScaling.send(new SetDesiredCapacityCommand({ ...action.params })),

@@ -62,11 +62,8 @@ const scopeOf = (db: DatabaseConfig, home: string): Scoped => {
 export class DatabaseFailover extends Construct implements CapabilityResources {
   readonly eventHandler: ControlFunction;
   readonly eventRule: Rule;
+  readonly engineFunctions: readonly ControlFunction[];
   readonly otherFunctions: readonly ControlFunction[] = [];
-
-  get engineFunctions(): readonly ControlFunction[] {
-    return [this.eventHandler];
-  }
   readonly lagAlarms: readonly Alarm[];
   private readonly config: Config;
 
@@ -89,6 +86,7 @@ export class DatabaseFailover extends Construct implements CapabilityResources {
     });
     this.eventHandler = handler;
     this.eventRule = rule;
+    this.engineFunctions = [handler];
 
     this.lagAlarms = databases.flatMap((db, i) =>
       db.kind === 'rds-replica' && db.replicaLagAlarm

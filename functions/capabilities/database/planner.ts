@@ -239,6 +239,24 @@ const upsert = (
     Comment: `understudy ${service.name} epoch ${epoch}: ${step} ${db.endpoint.name}`.slice(0, 256),
   },
 });
+/** The one step that announces the new writer: point the endpoint name at it, verified INSYNC. */
+const repointTo = (
+  service: ServiceConfig,
+  db: DatabaseConfig,
+  epoch: number,
+  detail: string,
+  value: string,
+  why: string,
+) =>
+  ({
+    kind: 'act',
+    detail,
+    actions: [upsert(service, db, epoch, 'repoint', value, why)],
+  }) as const;
+
+/** The fence step before a promotion: the name resolves to nothing until the new writer is announced. */
+const fenceBefore = (service: ServiceConfig, db: DatabaseConfig, epoch: number, why: string) =>
+  upsert(service, db, epoch, 'fence', fenceTarget(epoch), why);
 
 /** A repoint made in an earlier run that Route 53 has not propagated yet. */
 const pendingRepoint = (endpoint: EndpointView): CapabilityPlan<DatabaseAction> | undefined =>
@@ -343,12 +361,10 @@ const planRdsReplica = (
 
   const fenced = isFenceTarget(at);
   const planned = target === 'primary' && input.intent !== undefined;
-  const fence = upsert(
+  const fence = fenceBefore(
     service,
     db,
     epoch,
-    'fence',
-    fenceTarget(epoch),
     `before ${tgt.id} is promoted, ${name} stops pointing at the writer ${src?.id ?? srcSite.id}: it resolves ` +
       'to nothing until the new writer is announced, so no client writes to a database about to be abandoned',
   );
@@ -494,20 +510,14 @@ const planAuroraCluster = (
         }
       );
     }
-    return {
-      kind: 'act',
-      detail: `point ${db.endpoint.name} at cluster ${db.clusterId}'s writer endpoint`,
-      actions: [
-        upsert(
-          service,
-          db,
-          epoch,
-          'repoint',
-          clusterEndpoint,
-          `the cluster endpoint always names the current writer (${wanted})`,
-        ),
-      ],
-    };
+    return repointTo(
+      service,
+      db,
+      epoch,
+      `point ${db.endpoint.name} at cluster ${db.clusterId}'s writer endpoint`,
+      clusterEndpoint,
+      `the cluster endpoint always names the current writer (${wanted})`,
+    );
   }
   if (issuedThisEpoch(input, PENDING.failover)) {
     return {
@@ -567,20 +577,14 @@ const planAuroraGlobal = (
         }
       );
     }
-    return {
-      kind: 'act',
-      detail: `point ${db.endpoint.name} at the writer cluster ${idOfArn(wanted)}`,
-      actions: [
-        upsert(
-          service,
-          db,
-          epoch,
-          'repoint',
-          normalizeTarget(writerEndpoint),
-          `${idOfArn(wanted)} is the writer of ${db.globalClusterId}; announce it and verify INSYNC`,
-        ),
-      ],
-    };
+    return repointTo(
+      service,
+      db,
+      epoch,
+      `point ${db.endpoint.name} at the writer cluster ${idOfArn(wanted)}`,
+      normalizeTarget(writerEndpoint),
+      `${idOfArn(wanted)} is the writer of ${db.globalClusterId}; announce it and verify INSYNC`,
+    );
   }
   if (issuedThisEpoch(input, PENDING.failover) || global.status !== 'available') {
     return {
@@ -595,12 +599,10 @@ const planAuroraGlobal = (
     ? undefined
     : gate(input, db, idOfArn(wanted), observed.lagSeconds, 'AuroraGlobalDBRPOLag');
   if (unready) return refuse(target, unready);
-  const fence = upsert(
+  const fence = fenceBefore(
     service,
     db,
     epoch,
-    'fence',
-    fenceTarget(epoch),
     `before ${idOfArn(wanted)} is promoted, ${db.endpoint.name} stops pointing at the old writer`,
   );
   const move: DatabaseAction = planned

@@ -35,11 +35,9 @@ export const mailServicesOf = (config: Config): MailService[] =>
 export class MailFailover extends Construct implements CapabilityResources {
   readonly bucket: Bucket;
   readonly recorder: ControlFunction;
+  /** The recorder has rights of its own (its bucket prefix, table writes), not the engine's. */
   readonly engineFunctions: readonly ControlFunction[] = [];
-
-  get otherFunctions(): readonly ControlFunction[] {
-    return [this.recorder];
-  }
+  readonly otherFunctions: readonly ControlFunction[];
   readonly ruleSet: CfnReceiptRuleSet;
   readonly rules: readonly CfnReceiptRule[];
 
@@ -84,6 +82,7 @@ export class MailFailover extends Construct implements CapabilityResources {
       retryAttempts: 2,
     });
     this.recorder.addEnvironment('HELD_MAIL_BUCKET', this.bucket.bucketName);
+    this.otherFunctions = [this.recorder];
     props.table.grantWriteData(this.recorder);
     // HeadObject (the message's size) needs s3:GetObject; nothing else in S3.
     Grant.addToPrincipal({

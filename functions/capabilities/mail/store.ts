@@ -5,6 +5,8 @@ import {
   QueryCommand,
   type QueryCommandOutput,
   UpdateCommand,
+  type UpdateCommandInput,
+  type UpdateCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { classifyAwsError } from '../../core/errors';
 import { sdkErrorName } from '../../runtime/client-kit';
@@ -100,35 +102,28 @@ export class MailStore {
     now: Date,
     leaseMs: number,
   ): Promise<HeldMessage | undefined> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: mailPk(message.service), sk: messageSortKey(message) },
-          UpdateExpression:
-            'SET #status = :delivering, claimedBy = :run, claimedUntil = :lease, attempts = attempts + :one',
-          ConditionExpression:
-            '(#status = :held AND (attribute_not_exists(nextAttemptAt) OR nextAttemptAt <= :now)) OR ' +
-            '(#status = :delivering AND claimedUntil < :now)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':delivering': 'delivering',
-            ':held': 'held',
-            ':run': runId,
-            ':lease': new Date(now.getTime() + leaseMs).toISOString(),
-            ':now': now.toISOString(),
-            ':one': 1,
-          },
-          // The fresh item: another run may have delivered to some recipients since we read it.
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const { pk: _pk, sk: _sk, ...item } = out.Attributes ?? {};
-      return item as HeldMessage;
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw classifyAwsError('DynamoDB UpdateItem (claim held mail)', error);
-    }
+    const out = await this.updateIf('claim held mail', {
+      Key: { pk: mailPk(message.service), sk: messageSortKey(message) },
+      UpdateExpression:
+        'SET #status = :delivering, claimedBy = :run, claimedUntil = :lease, attempts = attempts + :one',
+      ConditionExpression:
+        '(#status = :held AND (attribute_not_exists(nextAttemptAt) OR nextAttemptAt <= :now)) OR ' +
+        '(#status = :delivering AND claimedUntil < :now)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':delivering': 'delivering',
+        ':held': 'held',
+        ':run': runId,
+        ':lease': new Date(now.getTime() + leaseMs).toISOString(),
+        ':now': now.toISOString(),
+        ':one': 1,
+      },
+      // The fresh item: another run may have delivered to some recipients since we read it.
+      ReturnValues: 'ALL_NEW',
+    });
+    if (!out) return undefined;
+    const { pk: _pk, sk: _sk, ...item } = out.Attributes ?? {};
+    return item as HeldMessage;
   }
 
   /**
@@ -169,22 +164,14 @@ export class MailStore {
     } else {
       remove.push('nextAttemptAt');
     }
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: mailPk(message.service), sk: messageSortKey(message) },
-          UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
-          ConditionExpression: '#status = :delivering AND claimedBy = :run',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw classifyAwsError('DynamoDB UpdateItem (settle held mail)', error);
-    }
+    const out = await this.updateIf('settle held mail', {
+      Key: { pk: mailPk(message.service), sk: messageSortKey(message) },
+      UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
+      ConditionExpression: '#status = :delivering AND claimedBy = :run',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: values,
+    });
+    return out !== undefined;
   }
 
   /** After its S3 object is deleted: the record stays (with a TTL) as the trace of the hand-back. */
@@ -193,25 +180,30 @@ export class MailStore {
     at: Date,
     keepDays: number,
   ): Promise<void> {
+    await this.updateIf('purge held mail', {
+      Key: { pk: mailPk(message.service), sk: messageSortKey(message) },
+      UpdateExpression: 'SET #status = :purged, purgedAt = :at, expiresAt = :ttl',
+      ConditionExpression: '#status = :delivered',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':purged': 'purged',
+        ':delivered': 'delivered',
+        ':at': at.toISOString(),
+        ':ttl': Math.floor(at.getTime() / 1000) + keepDays * 86_400,
+      },
+    });
+  }
+
+  /** One conditional UpdateItem of a held-mail item; undefined when its condition did not hold. */
+  private async updateIf(
+    operation: string,
+    input: Omit<UpdateCommandInput, 'TableName'>,
+  ): Promise<UpdateCommandOutput | undefined> {
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: mailPk(message.service), sk: messageSortKey(message) },
-          UpdateExpression: 'SET #status = :purged, purgedAt = :at, expiresAt = :ttl',
-          ConditionExpression: '#status = :delivered',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':purged': 'purged',
-            ':delivered': 'delivered',
-            ':at': at.toISOString(),
-            ':ttl': Math.floor(at.getTime() / 1000) + keepDays * 86_400,
-          },
-        }),
-      );
+      return await this.doc.send(new UpdateCommand({ TableName: this.tableName, ...input }));
     } catch (error) {
-      if (isConditionFailure(error)) return;
-      throw classifyAwsError('DynamoDB UpdateItem (purge held mail)', error);
+      if (isConditionFailure(error)) return undefined;
+      throw classifyAwsError(`DynamoDB UpdateItem (${operation})`, error);
     }
   }
 
