@@ -13,7 +13,7 @@ import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-ro
 import { S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SESClient } from '@aws-sdk/client-ses';
-import type { ConfigInput } from '../config/schema';
+import { type Config, type ConfigInput, parseConfig } from '../config/schema';
 import { type ClientKit, createClientKit } from '../runtime/client-kit';
 import { emulatorEnvironment } from './emulator';
 
@@ -259,4 +259,26 @@ export const answerFor = async (
   if (weighted.length > 0) return values(weighted);
   const zero = sets.filter((s) => (s.Weight ?? 0) === 0 && healthy(s));
   return values(zero.length > 0 ? zero : sets);
+};
+
+/**
+ * A one-service config on the local AWS, ready to use: the local control plane section with a fresh
+ * Slack secret, the service (mode `auto` and a 30-minute cooldown unless it says otherwise), and the
+ * state table created.
+ */
+export const localServiceConfig = async (
+  clients: AwsClients,
+  slackWebhookUrl: string,
+  service: ConfigInput['services'][number],
+  source: string,
+): Promise<Config> => {
+  const config = parseConfig(
+    {
+      controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, slackWebhookUrl)),
+      services: [{ mode: 'auto', cooldownMinutes: 30, ...service }],
+    },
+    source,
+  );
+  await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
+  return config;
 };

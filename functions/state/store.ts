@@ -77,19 +77,10 @@ export class DynamoStateStore implements StateStore {
   }
 
   async readService(service: string): Promise<ServiceRecord> {
-    const out = await this.call('Query', () =>
-      this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': servicePk(service) },
-          ConsistentRead: true,
-        }),
-      ),
-    );
+    const items = await this.itemsOf(servicePk(service), { ConsistentRead: true });
     let desired = initialDesiredState(service);
     const statuses: Partial<Record<CapabilityName, CapabilityStatus>> = {};
-    for (const item of out.Items ?? []) {
+    for (const item of items) {
       if (item.sk === STATE_SK) desired = fromItem<DesiredState>(item);
       else if (typeof item.sk === 'string' && item.sk.startsWith('CAP#')) {
         const status = fromItem<CapabilityStatus>(item);
@@ -171,18 +162,26 @@ export class DynamoStateStore implements StateStore {
 
   /** Newest first. */
   async readAudit(service: string, limit = 50): Promise<AuditEntry[]> {
+    const items = await this.itemsOf(auditPk(service), { ScanIndexForward: false, Limit: limit });
+    return items.map((item) => fromItem<AuditEntry>(item));
+  }
+
+  /** The items under one partition key (one page: a service's items and the audit limit fit in one). */
+  private async itemsOf(
+    pk: string,
+    options: { ConsistentRead?: boolean; ScanIndexForward?: boolean; Limit?: number },
+  ): Promise<Record<string, unknown>[]> {
     const out = await this.call('Query', () =>
       this.doc.send(
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': auditPk(service) },
-          ScanIndexForward: false,
-          Limit: limit,
+          ExpressionAttributeValues: { ':pk': pk },
+          ...options,
         }),
       ),
     );
-    return (out.Items ?? []).map((item) => fromItem<AuditEntry>(item));
+    return out.Items ?? [];
   }
 
   private async call<T>(operation: string, send: () => Promise<T>): Promise<T> {

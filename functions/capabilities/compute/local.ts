@@ -12,15 +12,13 @@ import {
   type ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { type Config, type ConfigInput, parseConfig } from '../../config/schema';
+import type { Config } from '../../config/schema';
 import type { AwsClients } from '../../drill/local-aws';
 import {
   alarmStateChangeEvent,
-  createSlackSecret,
-  createStateTable,
   LOCAL_ACCOUNT,
   LOCAL_REGION,
-  localControlPlaneInput,
+  localServiceConfig,
 } from '../../drill/local-aws';
 import { harnessControlPlane, type LocalHarness, startHarness } from '../../drill/local-control-plane';
 import type { ControlPlane } from '../../engine/engine';
@@ -114,29 +112,26 @@ export const provisionComputeTopology = async (
       }),
     );
   }
-  const input: ConfigInput = {
-    controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, options.slackWebhookUrl)),
-    services: [
-      {
-        name: 'web',
-        mode: options.mode ?? 'auto',
-        cooldownMinutes: 30,
-        alarms: [
-          { name: SERVICE_ALARM, capabilities: ['compute'] },
-          ...primaries.map((id) => ({ name: serverAlarmName(id), scope: 'instance' as const })),
-        ],
-        compute: {
-          targetGroupArns: [targetGroupArn],
-          primaries: { instanceIds: primaries },
-          standbys: { tag: { key: 'understudy:role', value: 'standby' } },
-          minHealthyTargets: 1,
-          stopStandbysOnFailback: options.stopStandbysOnFailback ?? false,
-        },
+  const config = await localServiceConfig(
+    clients,
+    options.slackWebhookUrl,
+    {
+      name: 'web',
+      mode: options.mode ?? 'auto',
+      alarms: [
+        { name: SERVICE_ALARM, capabilities: ['compute'] },
+        ...primaries.map((id) => ({ name: serverAlarmName(id), scope: 'instance' as const })),
+      ],
+      compute: {
+        targetGroupArns: [targetGroupArn],
+        primaries: { instanceIds: primaries },
+        standbys: { tag: { key: 'understudy:role', value: 'standby' } },
+        minHealthyTargets: 1,
+        stopStandbysOnFailback: options.stopStandbysOnFailback ?? false,
       },
-    ],
-  };
-  const config = parseConfig(input, 'compute topology config');
-  await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
+    },
+    'compute topology config',
+  );
   return { config, primaries, standbys, targetGroupArn };
 };
 

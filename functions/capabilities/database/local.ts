@@ -29,14 +29,8 @@ import {
   ListResourceRecordSetsCommand,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import type { ConfigInput } from '../../config/schema';
-import { type Config, parseConfig } from '../../config/schema';
-import {
-  countCalls,
-  createSlackSecret,
-  createStateTable,
-  localControlPlaneInput,
-} from '../../drill/local-aws';
+import type { Config } from '../../config/schema';
+import { countCalls, localServiceConfig } from '../../drill/local-aws';
 import { harnessControlPlane, type LocalHarness, startHarness } from '../../drill/local-control-plane';
 import type { ControlPlane } from '../../engine/engine';
 
@@ -197,38 +191,35 @@ export const startDatabaseControlPlane = async (
     maxReplicaLagSeconds: options.maxReplicaLagSeconds ?? 30,
     delayedReplica: options.delayedReplica ?? false,
   };
-  const input: ConfigInput = {
-    controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, sink.webhookUrl)),
-    services: [
-      {
-        name: 'shop',
-        mode: options.mode ?? 'auto',
-        cooldownMinutes: 30,
-        alarms: [{ name: DB_ALARM, capabilities: ['database'] }],
-        database:
-          kind === 'rds-replica'
-            ? {
-                kind,
-                primaryInstanceId: DB_PRIMARY,
-                replicaInstanceId: DB_REPLICA,
-                fenceOldPrimary: options.fenceOldPrimary ?? 'none',
-                ...(options.fenceOldPrimary === 'quarantine-security-group' && {
-                  quarantineSecurityGroupId: QUARANTINE_SG,
-                }),
-                ...common,
-              }
-            : {
-                kind,
-                clusterId: DB_CLUSTER,
-                writerInstanceId: DB_WRITER,
-                targetReaderInstanceId: DB_READER,
-                ...common,
-              },
-      },
-    ],
-  };
-  const config = parseConfig(input, 'database topology config');
-  await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
+  const config = await localServiceConfig(
+    clients,
+    sink.webhookUrl,
+    {
+      name: 'shop',
+      mode: options.mode ?? 'auto',
+      alarms: [{ name: DB_ALARM, capabilities: ['database'] }],
+      database:
+        kind === 'rds-replica'
+          ? {
+              kind,
+              primaryInstanceId: DB_PRIMARY,
+              replicaInstanceId: DB_REPLICA,
+              fenceOldPrimary: options.fenceOldPrimary ?? 'none',
+              ...(options.fenceOldPrimary === 'quarantine-security-group' && {
+                quarantineSecurityGroupId: QUARANTINE_SG,
+              }),
+              ...common,
+            }
+          : {
+              kind,
+              clusterId: DB_CLUSTER,
+              writerInstanceId: DB_WRITER,
+              targetReaderInstanceId: DB_READER,
+              ...common,
+            },
+    },
+    'database topology config',
+  );
 
   const local: LocalDatabase = {
     ...harness,
