@@ -8,7 +8,43 @@ export interface PlannedAction {
   readonly api: string;
   readonly reason: string;
   readonly params: Readonly<Record<string, unknown>>;
+  /**
+   * Set on a side effect that must take effect at most once per epoch (a promotion, a failover, a
+   * start): the pending key it is recorded under. The engine records `pending[once] = epoch` (and
+   * `pending[once + 'At']`, when) in the capability status **before** the call, and never retries
+   * an attempt that may have taken effect; the planner then decides from what AWS shows whether it
+   * happened (see `intendedThisEpoch`), rather than calling again.
+   */
+  readonly once?: string | undefined;
 }
+
+/**
+ * How long a side effect recorded as intended may stay invisible in AWS before the planner takes it
+ * as never made (the run died between the record and the call, or the call failed before AWS took
+ * it) and issues it again. AWS shows an accepted promotion, failover or start within seconds.
+ */
+export const ONCE_GRACE_MS = 2 * 60_000;
+
+/** The pending key holding when a once-per-epoch call was recorded as intended. */
+export const intendedAtKey = (key: string): string => `${key}At`;
+
+/**
+ * What the status says about a once-per-epoch call in this epoch: `none`, or `intended` (recorded
+ * before the call, so it may or may not have reached AWS), with whether the grace period is still on.
+ * A record without a time (written by an earlier version, after the call returned) counts as recent.
+ */
+export const intendedThisEpoch = (
+  input: Pick<PlanInput<unknown>, 'status' | 'epoch' | 'now'>,
+  key: string,
+):
+  | { readonly kind: 'none' }
+  | { readonly kind: 'intended'; readonly at?: string; readonly recent: boolean } => {
+  const pending = input.status?.pending;
+  if (pending?.[key] !== String(input.epoch) || input.status?.epoch !== input.epoch) return { kind: 'none' };
+  const at = pending[intendedAtKey(key)];
+  if (at === undefined) return { kind: 'intended', recent: true };
+  return { kind: 'intended', at, recent: input.now.getTime() - Date.parse(at) < ONCE_GRACE_MS };
+};
 
 /** A planner's verdict for one capability of one service. */
 export type CapabilityPlan<A extends PlannedAction = PlannedAction> =

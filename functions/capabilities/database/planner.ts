@@ -1,6 +1,11 @@
 import type { ServiceConfig } from '../../config/schema';
 import { otherSite, type Site } from '../../core/types';
-import type { CapabilityPlan, PlanInput, PlannedAction } from '../../engine/capability';
+import {
+  type CapabilityPlan,
+  intendedThisEpoch,
+  type PlanInput,
+  type PlannedAction,
+} from '../../engine/capability';
 import type { AuroraClusterConfig, AuroraGlobalConfig, DatabaseConfig, RdsReplicaConfig } from './config';
 
 /*
@@ -8,7 +13,10 @@ import type { AuroraClusterConfig, AuroraGlobalConfig, DatabaseConfig, RdsReplic
  * step, or why it must wait or refuse. Pure (no AWS SDK, not even its types): every safety rule for
  * databases lives here, and every decision is made from what is observed now, so a crash anywhere
  * is finished by the next run. The capability status' `pending` only remembers what cannot be
- * observed: that a promotion or failover was already issued in this epoch (issue it once).
+ * observed: that a promotion or failover was already intended in this epoch. The engine records it
+ * before the call (PlannedAction.once), so a run that dies in the call leaves it; the planner then
+ * waits for AWS to show the promotion, and issues it again only if AWS still shows none after the
+ * grace period (ONCE_GRACE_MS): then the call provably never took effect.
  */
 
 /** One DB instance as the planner sees it. */
@@ -157,8 +165,23 @@ export const PENDING = {
   change: 'changeId',
 } as const;
 
-const issuedThisEpoch = (input: PlanInput<unknown>, key: string): boolean =>
-  input.status?.pending?.[key] === String(input.epoch) && input.status.epoch === input.epoch;
+/**
+ * True while a once-per-epoch call recorded as intended must be waited for: AWS shows it under way
+ * (`underWay`), or it was recorded so recently that AWS may not show it yet. Past the grace period
+ * with nothing to show, it never took effect: the plan issues it again.
+ */
+const awaitIntended = (input: PlanInput<unknown>, key: string, underWay: boolean): boolean => {
+  const intended = intendedThisEpoch(input, key);
+  return intended.kind === 'intended' && (underWay || intended.recent);
+};
+
+/** A note on an action issued again because the first never showed in AWS. */
+const again = (input: PlanInput<unknown>, key: string): string => {
+  const intended = intendedThisEpoch(input, key);
+  return intended.kind === 'intended'
+    ? `. Recorded as intended at ${intended.at ?? 'an unknown time'}, but AWS never showed it: it did not take effect, so it is issued again`
+    : '';
+};
 
 /** The instance id serving each site of an rds-replica pair, and its Region. */
 export const rdsSiteOf = (db: RdsReplicaConfig, site: Site, homeRegion: string) =>
@@ -324,7 +347,7 @@ const planRdsReplica = (
       `${tgt.id} replicates from ${tgt.replicaOf}, not from the ${otherSite(target)}'s ${srcSite.id}`,
     );
   }
-  if (issuedThisEpoch(input, PENDING.promoted)) {
+  if (awaitIntended(input, PENDING.promoted, tgt.status !== 'available')) {
     return {
       kind: 'wait',
       detail: `promotion of ${tgt.id} issued at epoch ${epoch}; waiting until it is writable (status ${tgt.status})`,
@@ -372,8 +395,10 @@ const planRdsReplica = (
     region: tgtSite.region,
     reason:
       `desired state (epoch ${epoch}) says the ${target} writes; ${tgt.id} is available, replicates from ` +
-      `${src?.id}, and passed the readiness gate. Issued once per epoch; the next runs wait until it is writable`,
+      `${src?.id}, and passed the readiness gate. Issued once per epoch; the next runs wait until it is writable` +
+      again(input, PENDING.promoted),
     params: { DBInstanceIdentifier: tgt.id },
+    once: PENDING.promoted,
   };
   return {
     kind: 'act',
@@ -423,7 +448,7 @@ const reprotect = (
   site: { readonly id: string; readonly region: string },
   why: string,
 ): CapabilityPlan<DatabaseAction> => {
-  if (issuedThisEpoch(input, PENDING.reprotect)) {
+  if (awaitIntended(input, PENDING.reprotect, false)) {
     return { kind: 'wait', detail: `creating read replica ${site.id} of ${writer.id}` };
   }
   return {
@@ -437,7 +462,9 @@ const reprotect = (
         region: site.region,
         reason:
           `a promoted replica cannot be demoted, so ${why} a new read replica of the writer ${writer.id}; ` +
-          "it is created with the writer's instance class and caught up by RDS before any switch uses it",
+          "it is created with the writer's instance class and caught up by RDS before any switch uses it" +
+          again(input, PENDING.reprotect),
+        once: PENDING.reprotect,
         params: {
           DBInstanceIdentifier: site.id,
           // Across Regions RDS takes the source's ARN.
@@ -508,7 +535,7 @@ const planAuroraCluster = (
       ],
     };
   }
-  if (issuedThisEpoch(input, PENDING.failover)) {
+  if (awaitIntended(input, PENDING.failover, cluster.status !== 'available')) {
     return {
       kind: 'wait',
       detail: `failover to ${wanted} issued at epoch ${epoch}; waiting until it writes (cluster ${cluster.status})`,
@@ -536,8 +563,10 @@ const planAuroraCluster = (
         region,
         reason:
           `desired state (epoch ${epoch}) says ${wanted} writes. Aurora demotes the old writer to a reader and moves ` +
-          'the cluster endpoint itself, so it fences the old writer; issued once per epoch',
+          'the cluster endpoint itself, so it fences the old writer; issued once per epoch' +
+          again(input, PENDING.failover),
         params: { DBClusterIdentifier: db.clusterId, TargetDBInstanceIdentifier: wanted },
+        once: PENDING.failover,
       },
     ],
   };
@@ -581,7 +610,7 @@ const planAuroraGlobal = (
       ],
     };
   }
-  if (issuedThisEpoch(input, PENDING.failover) || global.status !== 'available') {
+  if (global.status !== 'available' || awaitIntended(input, PENDING.failover, false)) {
     return {
       kind: 'wait',
       detail: `waiting for ${idOfArn(wanted)} to become the writer (global database ${global.status})`,
@@ -608,8 +637,11 @@ const planAuroraGlobal = (
         api: 'rds:SwitchoverGlobalCluster',
         epoch,
         region: regionOfArn(wanted),
-        reason: `planned move back (epoch ${epoch}): Aurora waits until ${idOfArn(wanted)} is fully synchronised, so no data is lost`,
+        reason:
+          `planned move back (epoch ${epoch}): Aurora waits until ${idOfArn(wanted)} is fully synchronised, so no data is lost` +
+          again(input, PENDING.failover),
         params: { GlobalClusterIdentifier: db.globalClusterId, TargetDbClusterIdentifier: wanted },
+        once: PENDING.failover,
       }
     : {
         capability: 'database',
@@ -618,12 +650,14 @@ const planAuroraGlobal = (
         region: regionOfArn(wanted),
         reason:
           `unplanned failover (epoch ${epoch}) to ${idOfArn(wanted)}, whose RPO lag passed the gate; ` +
-          'writes not yet replicated are lost (AllowDataLoss). Aurora fences the old primary when it returns',
+          'writes not yet replicated are lost (AllowDataLoss). Aurora fences the old primary when it returns' +
+          again(input, PENDING.failover),
         params: {
           GlobalClusterIdentifier: db.globalClusterId,
           TargetDbClusterIdentifier: wanted,
           AllowDataLoss: true,
         },
+        once: PENDING.failover,
       };
   return {
     kind: 'act',
