@@ -11,9 +11,9 @@ export interface PlannedAction {
   /**
    * Set on a side effect that must take effect at most once per epoch (a promotion, a failover, a
    * start): the pending key it is recorded under. The engine records `pending[once] = epoch` (and
-   * `pending[once + 'At']`, when) in the capability status **before** the call, and never retries
-   * an attempt that may have taken effect; the planner then decides from what AWS shows whether it
-   * happened (see `intendedThisEpoch`), rather than calling again.
+   * `pending[once + 'At']`, when) in the capability status **before** the call, keeps it until the
+   * capability converges, and never retries an attempt that may have taken effect; the planner then
+   * decides from what AWS shows whether it happened (see `intended`), rather than calling again.
    */
   readonly once?: string | undefined;
 }
@@ -28,20 +28,28 @@ export const ONCE_GRACE_MS = 2 * 60_000;
 /** The pending key holding when a once-per-epoch call was recorded as intended. */
 export const intendedAtKey = (key: string): string => `${key}At`;
 
+/** True for a pending key that records a once-per-epoch call as intended (it has its time beside it). */
+export const isIntentKey = (pending: Readonly<Record<string, string>>, key: string): boolean =>
+  pending[intendedAtKey(key)] !== undefined;
+
 /**
- * What the status says about a once-per-epoch call in this epoch: `none`, or `intended` (recorded
- * before the call, so it may or may not have reached AWS), with whether the grace period is still on.
- * A record without a time (written by an earlier version, after the call returned) counts as recent.
+ * What the status says about a once-per-epoch call for the capability's current target: `none`, or
+ * `intended` (recorded before the call, so it may or may not have reached AWS), with whether the
+ * grace period is still on. A record counts from the epoch the capability last moved to its current
+ * site onwards: a later epoch that did not move it (an operator re-recording params, another server
+ * to replace) does not make the same call due again while AWS may not show the first yet. A record
+ * without a time (written by an earlier version, after the call returned) counts as recent.
  */
-export const intendedThisEpoch = (
-  input: Pick<PlanInput<unknown>, 'status' | 'epoch' | 'now'>,
+export const intended = (
+  input: Pick<PlanInput<unknown>, 'status' | 'epoch' | 'now' | 'intent'>,
   key: string,
 ):
   | { readonly kind: 'none' }
   | { readonly kind: 'intended'; readonly at?: string; readonly recent: boolean } => {
-  const pending = input.status?.pending;
-  if (pending?.[key] !== String(input.epoch) || input.status?.epoch !== input.epoch) return { kind: 'none' };
-  const at = pending[intendedAtKey(key)];
+  const recorded = Number(input.status?.pending?.[key] ?? Number.NaN);
+  const movedAt = input.intent?.epoch ?? 0;
+  if (!(recorded >= movedAt && recorded <= input.epoch)) return { kind: 'none' };
+  const at = input.status?.pending?.[intendedAtKey(key)];
   if (at === undefined) return { kind: 'intended', recent: true };
   return { kind: 'intended', at, recent: input.now.getTime() - Date.parse(at) < ONCE_GRACE_MS };
 };

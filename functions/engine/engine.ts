@@ -12,6 +12,7 @@ import {
   type CapabilityPlan,
   type CapabilitySource,
   intendedAtKey,
+  isIntentKey,
   type PlannedAction,
   reasonKey,
 } from './capability';
@@ -367,12 +368,27 @@ export const reconcileCapability = async (
   }
   const outcome = combineResults(results);
   if (outcome.verified) return { ...(await settle('converged', `${plan.detail}: ${outcome.detail}`)), plan };
+  // Once-per-epoch records stay until the capability converges (the planner still needs them while
+  // AWS may not show the call yet); other bookkeeping is what the actions just returned.
+  const kept = intentRecords(pending);
   const after =
-    Object.keys(intents).length > 0 || outcome.pending ? { ...intents, ...outcome.pending } : undefined;
+    Object.keys(kept).length > 0 || outcome.pending ? { ...kept, ...intents, ...outcome.pending } : undefined;
   return {
     ...(await settle('waiting', `${plan.detail}: ${outcome.detail}`, { pending: after, code: plan.code })),
     plan,
   };
+};
+
+/** The once-per-epoch records in a status' bookkeeping (each key with its time). */
+const intentRecords = (pending: Readonly<Record<string, string>> = {}): Record<string, string> => {
+  const records: Record<string, string> = {};
+  for (const [key, value] of Object.entries(pending)) {
+    if (isIntentKey(pending, key)) {
+      records[key] = value;
+      records[intendedAtKey(key)] = pending[intendedAtKey(key)] ?? '';
+    }
+  }
+  return records;
 };
 
 /** Records a failure; if even that fails, says so and still reports the failure. */

@@ -150,5 +150,8 @@ export const checkFence = async (
         `plan for epoch ${epoch} dropped: the lease on ${lease.service} could not be renewed (token ${lease.token})`,
       );
     }
+    // The renewal was a round trip of its own: the epoch may have moved on meanwhile. Read again
+    // (the lease now has its full duration left, so this does not renew again).
+    await checkFence(cp, lease, epoch);
   }
 };

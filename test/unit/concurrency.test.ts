@@ -168,6 +168,27 @@ describe('one writer per service (lease)', () => {
   });
 });
 
+describe('the fence after a renewal (found by the model walk)', () => {
+  it('reads the epoch again after renewing the lease: a transition during the renewal drops the plan', async () => {
+    const { cp, service, store, capability, clock } = setup();
+    store.seed(desired('standby', 3));
+    capability.actionsPerPlan = 2;
+    capability.onExecute = (n) => {
+      if (n === 1) clock.advance(LEASE_MS - 10_000); // the second action's fence must renew
+    };
+    store.afterOp = (op) => {
+      // While the renewal is in flight, an operator moves the service on.
+      if (op === 'renewLease') store.seed(desired('primary', 4, T0));
+    };
+
+    const [report] = await reconcileService(cp, service);
+
+    expect(store.count('renewLease')).toBe(1);
+    expect(capability.executed).toHaveLength(1);
+    expect(report).toMatchObject({ phase: 'superseded', detail: expect.stringContaining('now at epoch 4') });
+  });
+});
+
 describe('statuses never regress', () => {
   it('a status from an older epoch, or an earlier holder in the same epoch, is refused', async () => {
     const store = new FakeStore();
@@ -276,6 +297,34 @@ describe('side effects once per epoch: recorded as intended before the call', ()
     expect(seen).toEqual([{ promotedEpoch: '3', promotedEpochAt: T0 }]);
     expect(report?.phase).toBe('waiting');
     expect(store.statuses.get('shop')?.dns?.pending).toEqual({ promotedEpoch: '3', promotedEpochAt: T0 });
+  });
+
+  it('keeps an intent record through later actions until the capability converges', async () => {
+    const { cp, service, store } = setup();
+    store.seed(desired('standby', 3));
+    store.statuses.set('shop', {
+      dns: {
+        capability: 'dns',
+        epoch: 3,
+        active: 'standby',
+        phase: 'waiting',
+        detail: 'started',
+        updatedAt: T0,
+        leaseToken: 1,
+        pending: { 'start:i-1': '3', 'start:i-1At': T0, changeId: 'C0' },
+      },
+    });
+    const capability = new FakeCapability();
+    capability.verifyImmediately = false;
+
+    await reconcileService(servedBy(cp, capability), service);
+
+    // A later action's bookkeeping replaces the change id, never the record of the start.
+    expect(store.statuses.get('shop')?.dns?.pending).toEqual({
+      'start:i-1': '3',
+      'start:i-1At': T0,
+      changeId: 'C1',
+    });
   });
 
   it('forgets the intent when AWS refused the call (4xx), and keeps it when the outcome is unknown (5xx)', async () => {

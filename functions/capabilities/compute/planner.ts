@@ -1,10 +1,5 @@
 import type { Site } from '../../core/types';
-import {
-  type CapabilityPlan,
-  intendedThisEpoch,
-  type PlanInput,
-  type PlannedAction,
-} from '../../engine/capability';
+import { type CapabilityPlan, intended, type PlanInput, type PlannedAction } from '../../engine/capability';
 import { type ComputeConfig, QUARANTINE_TAG, REPLACE_PARAM } from './config';
 
 /**
@@ -390,7 +385,7 @@ export const planCompute = (input: PlanInput<ComputeObserved>): CapabilityPlan<C
   // 6. Last, one call each: a spare that cannot start must not keep the others from starting. A start
   // is recorded as intended before it is called (once per epoch): while EC2 may not show it yet, wait.
   const stopped = m.desired.filter((id) => state(id) === 'stopped' && !inGroupAtAll(id));
-  const startIntended = (id: string) => intendedThisEpoch(input, startKey(id));
+  const startIntended = (id: string) => intended(input, startKey(id));
   const starting = stopped.filter((id) => {
     const intended = startIntended(id);
     return intended.kind === 'intended' && intended.recent;

@@ -1,11 +1,6 @@
 import type { ServiceConfig } from '../../config/schema';
 import { otherSite, type Site } from '../../core/types';
-import {
-  type CapabilityPlan,
-  intendedThisEpoch,
-  type PlanInput,
-  type PlannedAction,
-} from '../../engine/capability';
+import { type CapabilityPlan, intended, type PlanInput, type PlannedAction } from '../../engine/capability';
 import type { AuroraClusterConfig, AuroraGlobalConfig, DatabaseConfig, RdsReplicaConfig } from './config';
 
 /*
@@ -171,15 +166,15 @@ export const PENDING = {
  * with nothing to show, it never took effect: the plan issues it again.
  */
 const awaitIntended = (input: PlanInput<unknown>, key: string, underWay: boolean): boolean => {
-  const intended = intendedThisEpoch(input, key);
-  return intended.kind === 'intended' && (underWay || intended.recent);
+  const record = intended(input, key);
+  return record.kind === 'intended' && (underWay || record.recent);
 };
 
 /** A note on an action issued again because the first never showed in AWS. */
 const again = (input: PlanInput<unknown>, key: string): string => {
-  const intended = intendedThisEpoch(input, key);
-  return intended.kind === 'intended'
-    ? `. Recorded as intended at ${intended.at ?? 'an unknown time'}, but AWS never showed it: it did not take effect, so it is issued again`
+  const record = intended(input, key);
+  return record.kind === 'intended'
+    ? `. Recorded as intended at ${record.at ?? 'an unknown time'}, but AWS never showed it: it did not take effect, so it is issued again`
     : '';
 };
 
