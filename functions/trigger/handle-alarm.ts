@@ -107,7 +107,15 @@ const actOn = async (
         `for ${service.autoFailback.afterStableMinutes} min (or now: npx understudy failback ${service.name})`
       : `${verdict.reason}. Failback is held until an operator runs: npx understudy failback ${service.name}`;
     cp.reporter.report(
-      { service: service.name, at, epoch: record.desired.epoch, source, kind: 'held', message: reason },
+      {
+        service: service.name,
+        at,
+        epoch: record.desired.epoch,
+        source,
+        kind: 'held',
+        message: reason,
+        details: { alarmStateAt: observedAt, held },
+      },
       { notify: true },
     );
     return { kind: 'held', reason, service: service.name };
