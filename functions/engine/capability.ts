@@ -33,12 +33,13 @@ export const isIntentKey = (pending: Readonly<Record<string, string>>, key: stri
   pending[intendedAtKey(key)] !== undefined;
 
 /**
- * What the status says about a once-per-epoch call for the capability's current target: `none`, or
- * `intended` (recorded before the call, so it may or may not have reached AWS), with whether the
- * grace period is still on. A record counts from the epoch the capability last moved to its current
- * site onwards: a later epoch that did not move it (an operator re-recording params, another server
- * to replace) does not make the same call due again while AWS may not show the first yet. A record
- * without a time (written by an earlier version, after the call returned) counts as recent.
+ * What the status says about a once-per-epoch call: `none`, or `intended` (recorded before the call,
+ * so it may or may not have reached AWS), with whether the grace period is still on. A record counts
+ * while it is recent, whatever epoch made it (a call just made is to be waited for, even if the
+ * capability moved away and back meanwhile), and after that only from the epoch the capability last
+ * moved to its current site onwards (a later epoch that did not move it, such as an operator
+ * re-recording params, does not make the call due again). A record without a time (written by an
+ * earlier version, after the call returned) counts as recent for the current move only.
  */
 export const intended = (
   input: Pick<PlanInput<unknown>, 'status' | 'epoch' | 'now' | 'intent'>,
@@ -47,11 +48,12 @@ export const intended = (
   | { readonly kind: 'none' }
   | { readonly kind: 'intended'; readonly at?: string; readonly recent: boolean } => {
   const recorded = Number(input.status?.pending?.[key] ?? Number.NaN);
-  const movedAt = input.intent?.epoch ?? 0;
-  if (!(recorded >= movedAt && recorded <= input.epoch)) return { kind: 'none' };
+  if (Number.isNaN(recorded) || recorded > input.epoch) return { kind: 'none' };
+  const currentMove = recorded >= (input.intent?.epoch ?? 0);
   const at = input.status?.pending?.[intendedAtKey(key)];
-  if (at === undefined) return { kind: 'intended', recent: true };
-  return { kind: 'intended', at, recent: input.now.getTime() - Date.parse(at) < ONCE_GRACE_MS };
+  if (at === undefined) return currentMove ? { kind: 'intended', recent: true } : { kind: 'none' };
+  const recent = input.now.getTime() - Date.parse(at) < ONCE_GRACE_MS;
+  return currentMove || recent ? { kind: 'intended', at, recent } : { kind: 'none' };
 };
 
 /** A planner's verdict for one capability of one service. */

@@ -347,6 +347,9 @@ export const reconcileCapability = async (
         await withCallGuard(current, () => capability.execute(action, { service, epoch: desired.epoch })),
       );
       inFlight = undefined;
+      // The grace in which AWS may not show the call yet counts from when it returned, not from the
+      // record: the run may have waited between the two (an SDK backoff, the rate-limit sleep).
+      if (action.once !== undefined) intents[intendedAtKey(action.once)] = cp.clock.now().toISOString();
     }
   } catch (error) {
     const failure = classify(capabilityName, error);
@@ -361,6 +364,9 @@ export const reconcileCapability = async (
     if (inFlight?.once !== undefined && guard && !mayHaveTakenEffect(guard.attempts)) {
       const { [inFlight.once]: _epoch, [intendedAtKey(inFlight.once)]: _at, ...rest } = pending ?? {};
       pending = Object.keys(rest).length > 0 ? rest : undefined;
+    } else if (inFlight?.once !== undefined) {
+      // It may have taken effect: the grace counts from now, when its outcome became unknown.
+      pending = { ...pending, [intendedAtKey(inFlight.once)]: cp.clock.now().toISOString() };
     }
     const detail = failureDetail(failure);
     const kept = pending;

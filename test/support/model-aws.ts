@@ -130,6 +130,8 @@ export class SimAws {
   /** Mutating calls that reached AWS, by command. */
   readonly byApi = new Map<string, number>();
   now = Date.parse('2026-11-22T10:00:00.000Z');
+  /** Where the walk's trace goes (debugging). */
+  trace: ((line: string) => void) | undefined;
   /** Probability of a fault per attempt (0 while healing). */
   faultRate = 0.03;
 
@@ -236,6 +238,10 @@ export class SimAws {
     if (fault === 'throttle') throw sdkError('Throttling', 400, 'Rate exceeded');
     if (fault === '5xx') throw sdkError('InternalFailure', 500, 'We encountered an internal error');
     if (mutating) {
+      const guard = currentCallGuard();
+      this.trace?.(
+        `  call ${commandName} ${JSON.stringify(input).slice(0, 120)} by epoch ${guard?.epoch} token ${guard?.token}${fault ? ` (${fault})` : ''}`,
+      );
       this.counts.mutating++;
       this.byApi.set(commandName, (this.byApi.get(commandName) ?? 0) + 1);
       this.checkWriter(`${clientName} ${commandName}`);

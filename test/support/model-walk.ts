@@ -198,6 +198,7 @@ export const walk = async (seed: number, steps: number): Promise<WalkReport> => 
   const store = new FakeStore(tick);
   store.keepAudit = false;
   const sim = new SimAws(rng, tick, store, () => runs.getStore());
+  if (process.env.UNDERSTUDY_MODEL_DEBUG) sim.trace = (line) => note(`${line} [#${runs.getStore()?.id}]`);
   const config = modelConfig(rng.pick([0, 5, 30]), rng.chance(0.1) ? 'approve' : 'auto');
   const shop = config.services[0] as ServiceConfig;
   const mailService = config.services[1] as ServiceConfig;

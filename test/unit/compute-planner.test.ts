@@ -155,6 +155,15 @@ describe('planCompute: per-server replacement, step by step', () => {
     const recent = planCompute(withIntent('2026-11-22T09:59:30.000Z'));
     const lost = planCompute(withIntent('2026-11-22T09:50:00.000Z'));
 
+    // A start made for an earlier move (the tier went back and forth since) still holds while recent.
+    const earlier = planCompute({
+      ...withIntent('2026-11-22T09:59:30.000Z'),
+      status: {
+        ...withIntent('2026-11-22T09:59:30.000Z').status,
+        pending: { [startKey(S1)]: '1', [`${startKey(S1)}At`]: '2026-11-22T09:59:30.000Z' },
+      },
+    });
+    expect(earlier.kind).toBe('wait');
     expect(first.kind === 'act' ? first.actions.map((a) => a.once) : []).toEqual([startKey(S1)]);
     expect(recent).toMatchObject({
       kind: 'wait',

@@ -295,8 +295,24 @@ describe('side effects once per epoch: recorded as intended before the call', ()
     const [report] = await reconcileService(run, service);
 
     expect(seen).toEqual([{ promotedEpoch: '3', promotedEpochAt: T0 }]);
+    // The grace counts from when the call returned (here the clock stood still: the same time).
     expect(report?.phase).toBe('waiting');
     expect(store.statuses.get('shop')?.dns?.pending).toEqual({ promotedEpoch: '3', promotedEpochAt: T0 });
+  });
+
+  it('counts the grace from when the call returned, not from the record (found by the model walk)', async () => {
+    const { cp, service, store, clock } = setup();
+    store.seed(desired('standby', 3));
+    // The call is slow to return (an SDK backoff): three minutes pass between the record and the answer.
+    const { capability } = onceCapability(store, async () => clock.advance(180_000));
+
+    await reconcileService(servedBy(cp, capability), service);
+
+    const returned = new Date(Date.parse(T0) + 180_000).toISOString();
+    expect(store.statuses.get('shop')?.dns?.pending).toEqual({
+      promotedEpoch: '3',
+      promotedEpochAt: returned,
+    });
   });
 
   it('keeps an intent record through later actions until the capability converges', async () => {
