@@ -17,6 +17,12 @@ export interface CapabilityIntent {
   readonly epoch: number;
   readonly changedAt: string;
   readonly params?: IntentParams | undefined;
+  /**
+   * When the evidence behind the last change of this intent (a move, a reset or an amendment) was
+   * observed: an alarm's state-change time, or the request time of an operator or policy. An event
+   * observed before it is late or repeated and is ignored for this capability. Absent: `changedAt`.
+   */
+  readonly evidenceAt?: string | undefined;
 }
 
 /** The desired state of one service, as stored; absent item means everything on primary at epoch 0. */
@@ -28,6 +34,11 @@ export interface DesiredState {
   readonly requestedBy: string;
   readonly requestedAt: string;
   readonly reason: string;
+  /**
+   * The id of the request that wrote this state. A caller whose write response was lost (the SDK
+   * retried and the retry failed the condition), or a re-delivered event, recognises its own write.
+   */
+  readonly requestId?: string | undefined;
 }
 
 export const initialDesiredState = (service: string): DesiredState => ({
@@ -56,6 +67,11 @@ export interface CapabilityStatus {
   /** Capability-specific bookkeeping the next run needs (for DNS: the change id to verify). */
   readonly pending?: Record<string, string> | undefined;
   readonly updatedAt: string;
+  /**
+   * The lease token of the run that wrote it. Status writes are ordered by (epoch, leaseToken): one
+   * from an older epoch, or from an earlier holder of the service in the same epoch, never lands.
+   */
+  readonly leaseToken?: number | undefined;
 }
 
 /** Who or what asks for a transition. */
@@ -76,4 +92,15 @@ export interface TransitionRequest {
    * Amendments are not moves, so the cooldown does not hold them; a list that only grows cannot flap.
    */
   readonly amend?: boolean | undefined;
+  /**
+   * Identifies this request across retries: an alarm's EventBridge event id (stable across
+   * re-deliveries), otherwise a fresh id. Stored with the state it writes (DesiredState.requestId).
+   */
+  readonly requestId?: string | undefined;
+  /**
+   * When the trigger's evidence was observed (an alarm's state-change time). A capability whose intent
+   * last changed on newer evidence is left alone: a late or repeated event never undoes a later move.
+   * Absent: now (an operator's command, a policy).
+   */
+  readonly observedAt?: string | undefined;
 }

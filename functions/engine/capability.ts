@@ -8,7 +8,53 @@ export interface PlannedAction {
   readonly api: string;
   readonly reason: string;
   readonly params: Readonly<Record<string, unknown>>;
+  /**
+   * Set on a side effect that must take effect at most once per epoch (a promotion, a failover, a
+   * start): the pending key it is recorded under. The engine records `pending[once] = epoch` (and
+   * `pending[once + 'At']`, when) in the capability status **before** the call, keeps it until the
+   * capability converges, and never retries an attempt that may have taken effect; the planner then
+   * decides from what AWS shows whether it happened (see `intended`), rather than calling again.
+   */
+  readonly once?: string | undefined;
 }
+
+/**
+ * How long a side effect recorded as intended may stay invisible in AWS before the planner takes it
+ * as never made (the run died between the record and the call, or the call failed before AWS took
+ * it) and issues it again. AWS shows an accepted promotion, failover or start within seconds.
+ */
+export const ONCE_GRACE_MS = 2 * 60_000;
+
+/** The pending key holding when a once-per-epoch call was recorded as intended. */
+export const intendedAtKey = (key: string): string => `${key}At`;
+
+/** True for a pending key that records a once-per-epoch call as intended (it has its time beside it). */
+export const isIntentKey = (pending: Readonly<Record<string, string>>, key: string): boolean =>
+  pending[intendedAtKey(key)] !== undefined;
+
+/**
+ * What the status says about a once-per-epoch call: `none`, or `intended` (recorded before the call,
+ * so it may or may not have reached AWS), with whether the grace period is still on. A record counts
+ * while it is recent, whatever epoch made it (a call just made is to be waited for, even if the
+ * capability moved away and back meanwhile), and after that only from the epoch the capability last
+ * moved to its current site onwards (a later epoch that did not move it, such as an operator
+ * re-recording params, does not make the call due again). A record without a time (written by an
+ * earlier version, after the call returned) counts as recent for the current move only.
+ */
+export const intended = (
+  input: Pick<PlanInput<unknown>, 'status' | 'epoch' | 'now' | 'intent'>,
+  key: string,
+):
+  | { readonly kind: 'none' }
+  | { readonly kind: 'intended'; readonly at?: string; readonly recent: boolean } => {
+  const recorded = Number(input.status?.pending?.[key] ?? Number.NaN);
+  if (Number.isNaN(recorded) || recorded > input.epoch) return { kind: 'none' };
+  const currentMove = recorded >= (input.intent?.epoch ?? 0);
+  const at = input.status?.pending?.[intendedAtKey(key)];
+  if (at === undefined) return currentMove ? { kind: 'intended', recent: true } : { kind: 'none' };
+  const recent = input.now.getTime() - Date.parse(at) < ONCE_GRACE_MS;
+  return currentMove || recent ? { kind: 'intended', at, recent } : { kind: 'none' };
+};
 
 /** A planner's verdict for one capability of one service. */
 export type CapabilityPlan<A extends PlannedAction = PlannedAction> =

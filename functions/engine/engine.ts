@@ -1,11 +1,22 @@
 import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
 import type { Clock } from '../core/clock';
-import { classifyAwsError, SupersededError } from '../core/errors';
+import { classifyAwsError, type RetryableError, SupersededError, type TerminalError } from '../core/errors';
 import type { Log } from '../core/log';
 import { activeSite, type CapabilityStatus, type Phase } from '../core/types';
-import type { ServiceRecord, StateStore } from '../state/store';
+import type { Lease, ServiceRecord, StateStore } from '../state/store';
 import { type AlarmStateReader, autoFailback } from './auto-failback';
-import { type ActionResult, type CapabilityPlan, type CapabilitySource, reasonKey } from './capability';
+import { type CallGuard, mayHaveTakenEffect, withCallGuard } from './call-guard';
+import {
+  type ActionResult,
+  type Capability,
+  type CapabilityPlan,
+  type CapabilitySource,
+  intendedAtKey,
+  isIntentKey,
+  type PlannedAction,
+  reasonKey,
+} from './capability';
+import { checkFence, withServiceLease } from './lease';
 import type { CapabilityModule } from './module';
 import type { Reporter } from './reporter';
 
@@ -25,6 +36,10 @@ export interface ControlPlane {
    * left is said and taken up by the next run. Undefined: no deadline (the CLI).
    */
   readonly deadline?: Date | undefined;
+  /** Makes ids (lease owners, transition request ids); default: random UUIDs. */
+  readonly newId?: (() => string) | undefined;
+  /** Who runs (a function's name, `cli`), in lease owner ids and logs. */
+  readonly runName?: string | undefined;
 }
 
 /** True once the run should start nothing new. */
@@ -35,7 +50,10 @@ export interface CapabilityReport {
   readonly service: string;
   readonly capability: CapabilityName;
   readonly epoch: number;
-  /** `deferred`: the run's deadline came first; the next run takes this step. */
+  /**
+   * `deferred`: the run's deadline came first, or another run holds the service; the next run (or
+   * the holder) takes this step. `superseded`: the desired state or the service's lease moved on.
+   */
   readonly phase: Phase | 'superseded' | 'planned' | 'deferred';
   readonly detail: string;
   readonly plan?: CapabilityPlan | undefined;
@@ -55,74 +73,33 @@ const KIND_OF: Record<Phase, 'completed' | 'waiting' | 'refused' | 'error' | 'ac
   'in-progress': 'action',
 };
 
-/**
- * Takes one capability of one service one safe step towards its desired state.
- * Idempotent: a converged capability makes no write at all (not even its status), so an idle
- * scheduled run only reads. A step that must wait returns; the next run continues.
- */
-export const reconcileCapability = async (
+/** What one capability looks like before anything is written: AWS read, plan made. Reads only. */
+export type Assessment =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'planned'; readonly capability: Capability; readonly plan: CapabilityPlan }
+  | { readonly kind: 'error'; readonly error: RetryableError | TerminalError };
+
+const classify = (capabilityName: CapabilityName, error: unknown): RetryableError | TerminalError =>
+  error instanceof SupersededError ? error : classifyAwsError(`${capabilityName} reconcile`, error);
+
+const failureDetail = (failure: RetryableError | TerminalError) =>
+  failure.retryable
+    ? `${failure.message}; the next run will try again`
+    : `${failure.message}; needs a person`;
+
+/** Observes AWS and plans one capability of one service. Never writes; never throws. */
+export const assessCapability = async (
   cp: ControlPlane,
   service: ServiceConfig,
   record: ServiceRecord,
   capabilityName: CapabilityName,
-  options: { readonly dryRun?: boolean } = {},
-): Promise<CapabilityReport> => {
+): Promise<Assessment> => {
   const { desired } = record;
   const target = activeSite(desired, capabilityName);
   const previous = record.statuses[capabilityName];
-  const base = { service: service.name, capability: capabilityName, epoch: desired.epoch };
-  // The engine's dry-run rule, for every caller: a dry-run service is only ever planned.
-  const dryRun = options.dryRun ?? service.mode === 'dry-run';
-
-  /** Writes status, audit and Slack only when the status changed: repeats stay quiet. */
-  const settle = async (
-    phase: Phase,
-    detail: string,
-    options: {
-      readonly pending?: Record<string, string> | undefined;
-      readonly code?: string | undefined;
-    } = {},
-  ) => {
-    const code = phase === 'converged' ? undefined : options.code;
-    const status: CapabilityStatus = {
-      capability: capabilityName,
-      epoch: desired.epoch,
-      active: target,
-      phase,
-      detail,
-      ...(code !== undefined && { code }),
-      pending: options.pending,
-      updatedAt: cp.clock.now().toISOString(),
-    };
-    // A converged capability stays converged whatever the wording; a new reason to refuse or fail is
-    // news, told once per reason code (the detail text when a planner gives no code).
-    const changed =
-      previous === undefined ||
-      previous.epoch !== status.epoch ||
-      previous.phase !== status.phase ||
-      (phase !== 'converged' && reasonKey(previous) !== reasonKey(status)) ||
-      JSON.stringify(previous.pending ?? {}) !== JSON.stringify(status.pending ?? {});
-    if (changed) {
-      await cp.store.writeStatus(service.name, status);
-      // A first "converged" on a fresh service is bookkeeping, not news.
-      const quiet = previous === undefined && phase === 'converged' && desired.epoch === 0;
-      cp.reporter.report(
-        { ...base, at: status.updatedAt, kind: KIND_OF[phase], message: detail },
-        { notify: !quiet },
-      );
-    }
-    return { ...base, phase, detail };
-  };
-
   try {
     const capability = await cp.capability(capabilityName);
-    if (!capability) {
-      return {
-        ...base,
-        phase: 'failed',
-        detail: `no ${capabilityName} capability is installed in this control plane`,
-      };
-    }
+    if (!capability) return { kind: 'missing' };
     const observed = await capability.observe(service, target, previous);
     const plan = capability.plan({
       service,
@@ -133,30 +110,221 @@ export const reconcileCapability = async (
       status: previous,
       now: cp.clock.now(),
     });
-    if (dryRun) return { ...base, phase: 'planned', detail: plan.detail, plan };
-    if (plan.kind !== 'act') {
-      // Until converged, keep what later runs must know (a change id still PENDING, a promotion
-      // already issued): a refusal in the middle of a step must not make the next run repeat it.
-      const pending = plan.kind === 'converged' ? undefined : previous?.pending;
-      return { ...(await settle(PHASE_OF[plan.kind], plan.detail, { pending, code: plan.code })), plan };
-    }
+    return { kind: 'planned', capability, plan };
+  } catch (error) {
+    const failure = classify(capabilityName, error);
+    cp.log.warn('reconcile step failed', {
+      service: service.name,
+      capability: capabilityName,
+      epoch: desired.epoch,
+      error: failure.message,
+      retryable: failure.retryable,
+    });
+    return { kind: 'error', error: failure };
+  }
+};
 
-    const results: ActionResult[] = [];
+/**
+ * True when a status with these fields is news against the stored one: a converged capability stays
+ * converged whatever the wording; a new reason to refuse or fail is news, once per reason code (the
+ * detail text when a planner gives no code); changed bookkeeping always is.
+ */
+const statusChanged = (previous: CapabilityStatus | undefined, status: CapabilityStatus): boolean =>
+  previous === undefined ||
+  previous.epoch !== status.epoch ||
+  previous.phase !== status.phase ||
+  (status.phase !== 'converged' && reasonKey(previous) !== reasonKey(status)) ||
+  JSON.stringify(previous.pending ?? {}) !== JSON.stringify(status.pending ?? {});
+
+/** What settling an assessment without acting would record: phase, detail, bookkeeping. */
+const restingOf = (
+  assessment: Assessment,
+  previous: CapabilityStatus | undefined,
+): { phase: Phase; detail: string; pending?: Record<string, string>; code?: string } | undefined => {
+  if (assessment.kind === 'missing') return undefined;
+  if (assessment.kind === 'error') {
+    return { phase: 'failed', detail: failureDetail(assessment.error), pending: previous?.pending };
+  }
+  const { plan } = assessment;
+  if (plan.kind === 'act') return undefined;
+  // Until converged, keep what later runs must know (a change id still PENDING, a promotion
+  // already intended): a refusal in the middle of a step must not make the next run repeat it.
+  return {
+    phase: PHASE_OF[plan.kind],
+    detail: plan.detail,
+    pending: plan.kind === 'converged' ? undefined : previous?.pending,
+    code: plan.code,
+  };
+};
+
+/** True when reconciling this assessment would write anything (an AWS call, a status): it needs the lease. */
+export const needsWrite = (record: ServiceRecord, capabilityName: CapabilityName, a: Assessment): boolean => {
+  if (a.kind === 'missing') return false;
+  if (a.kind === 'planned' && a.plan.kind === 'act') return true;
+  const previous = record.statuses[capabilityName];
+  const resting = restingOf(a, previous);
+  if (!resting) return false;
+  const code = resting.phase === 'converged' ? undefined : resting.code;
+  return statusChanged(previous, {
+    capability: capabilityName,
+    epoch: record.desired.epoch,
+    active: activeSite(record.desired, capabilityName),
+    phase: resting.phase,
+    detail: resting.detail,
+    ...(code !== undefined && { code }),
+    pending: resting.pending,
+    updatedAt: '',
+  });
+};
+
+export interface ReconcileOptions {
+  /** Plan only: read AWS, write nothing. Default: the service's mode is dry-run. */
+  readonly dryRun?: boolean;
+  /** The service's lease, held by this run: required to act or record anything. */
+  readonly lease?: Lease | undefined;
+  /** The assessment made under this lease's protection already (reads only, not repeated). */
+  readonly assessment?: Assessment | undefined;
+}
+
+/**
+ * Takes one capability of one service one safe step towards its desired state, under the service's
+ * lease. Idempotent: a converged capability makes no write at all (not even its status). A step that
+ * must wait returns; the next run continues. Before every action: the deadline, and the fence (the
+ * epoch is current and the lease is still this run's); every attempt of a mutating AWS call inside an
+ * action is fenced again (call-guard.ts). A once-per-epoch call is recorded as intended first.
+ */
+export const reconcileCapability = async (
+  cp: ControlPlane,
+  service: ServiceConfig,
+  record: ServiceRecord,
+  capabilityName: CapabilityName,
+  options: ReconcileOptions = {},
+): Promise<CapabilityReport> => {
+  const { desired } = record;
+  const target = activeSite(desired, capabilityName);
+  const previous = record.statuses[capabilityName];
+  const base = { service: service.name, capability: capabilityName, epoch: desired.epoch };
+  // The engine's dry-run rule, for every caller: a dry-run service is only ever planned.
+  const dryRun = options.dryRun ?? service.mode === 'dry-run';
+  const lease = options.lease;
+  if (!dryRun && lease === undefined) {
+    throw new Error(
+      `reconcileCapability acts on ${service.name} only under its lease (reconcileService takes it)`,
+    );
+  }
+  /** The status as stored now: what this run wrote last, or what it read. */
+  let stored = previous;
+
+  const statusOf = (
+    phase: Phase,
+    detail: string,
+    extra: { readonly pending?: Record<string, string> | undefined; readonly code?: string | undefined },
+  ): CapabilityStatus => {
+    const code = phase === 'converged' ? undefined : extra.code;
+    return {
+      capability: capabilityName,
+      epoch: desired.epoch,
+      active: target,
+      phase,
+      detail,
+      ...(code !== undefined && { code }),
+      pending: extra.pending,
+      updatedAt: cp.clock.now().toISOString(),
+      ...(lease && { leaseToken: lease.token }),
+    };
+  };
+
+  /** Writes status, audit and Slack only when the status changed: repeats stay quiet. */
+  const settle = async (
+    phase: Phase,
+    detail: string,
+    extra: {
+      readonly pending?: Record<string, string> | undefined;
+      readonly code?: string | undefined;
+    } = {},
+  ): Promise<CapabilityReport> => {
+    const status = statusOf(phase, detail, extra);
+    if (statusChanged(stored, status)) {
+      if (!(await cp.store.writeStatus(service.name, status))) {
+        const why = `${phase} not recorded: a newer status (a later epoch or a later holder of the service) is stored`;
+        cp.log.debug(why, { ...base });
+        return { ...base, phase: 'superseded', detail: `${detail} (${why})` };
+      }
+      stored = status;
+      if (statusChanged(previous, status)) {
+        // A first "converged" on a fresh service is bookkeeping, not news.
+        const quiet = previous === undefined && phase === 'converged' && desired.epoch === 0;
+        cp.reporter.report(
+          { ...base, at: status.updatedAt, kind: KIND_OF[phase], message: detail },
+          { notify: !quiet },
+        );
+      }
+    }
+    return { ...base, phase, detail };
+  };
+
+  const assessment = options.assessment ?? (await assessCapability(cp, service, record, capabilityName));
+  if (assessment.kind === 'missing') {
+    return {
+      ...base,
+      phase: 'failed',
+      detail: `no ${capabilityName} capability is installed in this control plane`,
+    };
+  }
+  if (assessment.kind === 'error') {
+    const detail = failureDetail(assessment.error);
+    // A plan only reads: it records nothing, not even its own failure.
+    if (dryRun) return { ...base, phase: 'failed', detail };
+    return recordFailure(cp, base, detail, () => settle('failed', detail, { pending: previous?.pending }));
+  }
+  const { capability, plan } = assessment;
+  if (dryRun) return { ...base, phase: 'planned', detail: plan.detail, plan };
+  const resting = restingOf(assessment, previous);
+  if (resting) return { ...(await settle(resting.phase, resting.detail, resting)), plan };
+  if (plan.kind !== 'act' || lease === undefined) throw new Error('unreachable: an act plan under a lease');
+
+  /** What later runs must know, as this run recorded it: once-per-epoch intents are added as made. */
+  let pending = previous?.pending;
+  const intents: Record<string, string> = {};
+  let guard: CallGuard | undefined;
+  let inFlight: PlannedAction | undefined;
+  const results: ActionResult[] = [];
+  try {
     for (const [index, action] of plan.actions.entries()) {
+      const done = index > 0 ? ` after ${index} of ${plan.actions.length} action(s)` : '';
       // The engine's deadline: start no action the function may not live to finish.
       if (pastDeadline(cp)) {
         const detail = `${plan.detail}: ${index} of ${plan.actions.length} action(s) done before the run's deadline; the next run takes the rest`;
         cp.log.info(detail, { ...base });
         return { ...base, phase: 'deferred', detail, plan };
       }
-      // Fence before every mutating call, not once per plan: an earlier action, an SDK retry or a
-      // rate-limit sleep may have let another trigger move the desired state on.
-      const epochNow = await cp.store.readEpoch(service.name);
-      if (epochNow !== desired.epoch) {
-        const done = index > 0 ? ` after ${index} of ${plan.actions.length} action(s)` : '';
-        const detail = `plan for epoch ${desired.epoch} dropped${done}: the desired state is now at epoch ${epochNow}`;
+      // Fence before every action, not once per plan: an earlier action, an SDK retry or a rate-limit
+      // sleep may have let another trigger move the desired state on, or the lease run out.
+      try {
+        await checkFence(cp, lease, desired.epoch);
+      } catch (error) {
+        if (!(error instanceof SupersededError)) throw error;
+        const detail = error.message.replace(/ dropped: /, ` dropped${done}: `);
         cp.log.info(detail, { ...base });
         return { ...base, phase: 'superseded', detail, plan };
+      }
+      if (action.once !== undefined) {
+        // Recorded before it is called: a run that dies in the call leaves the record, and the next
+        // run looks at AWS to see whether it happened instead of calling again.
+        intents[action.once] = String(desired.epoch);
+        intents[intendedAtKey(action.once)] = cp.clock.now().toISOString();
+        pending = { ...pending, ...intents };
+        const intent = statusOf(
+          'in-progress',
+          `${action.api} recorded as intended before it is called (at most once in epoch ${desired.epoch}): ${action.reason}`,
+          { pending, code: plan.code },
+        );
+        if (!(await cp.store.writeStatus(service.name, intent))) {
+          const detail = `plan for epoch ${desired.epoch} dropped${done}: a newer status is stored`;
+          cp.log.info(detail, { ...base });
+          return { ...base, phase: 'superseded', detail, plan };
+        }
+        stored = intent;
       }
       cp.reporter.report({
         ...base,
@@ -165,33 +333,82 @@ export const reconcileCapability = async (
         message: `${action.api}: ${action.reason}`,
         details: { params: action.params },
       });
-      results.push(await capability.execute(action, { service, epoch: desired.epoch }));
+      guard = {
+        service: service.name,
+        epoch: desired.epoch,
+        token: lease.token,
+        once: action.once !== undefined,
+        check: () => checkFence(cp, lease, desired.epoch),
+        attempts: [],
+      };
+      inFlight = action;
+      const current = guard;
+      results.push(
+        await withCallGuard(current, () => capability.execute(action, { service, epoch: desired.epoch })),
+      );
+      inFlight = undefined;
+      // The grace in which AWS may not show the call yet counts from when it returned, not from the
+      // record: the run may have waited between the two (an SDK backoff, the rate-limit sleep).
+      if (action.once !== undefined) intents[intendedAtKey(action.once)] = cp.clock.now().toISOString();
     }
-    const outcome = combineResults(results);
-    return outcome.verified
-      ? { ...(await settle('converged', `${plan.detail}: ${outcome.detail}`)), plan }
-      : {
-          ...(await settle('waiting', `${plan.detail}: ${outcome.detail}`, {
-            pending: outcome.pending,
-            code: plan.code,
-          })),
-          plan,
-        };
   } catch (error) {
-    const failure =
-      error instanceof SupersededError ? error : classifyAwsError(`${capabilityName} reconcile`, error);
-    const detail = failure.retryable
-      ? `${failure.message}; the next run will try again`
-      : `${failure.message}; needs a person`;
-    cp.log.warn('reconcile step failed', { ...base, error: failure.message, retryable: failure.retryable });
-    // A plan only reads: it records nothing, not even its own failure.
-    if (dryRun) return { ...base, phase: 'failed', detail };
-    try {
-      return await settle('failed', detail, { pending: previous?.pending });
-    } catch (statusError) {
-      cp.log.error('could not record the failure either', { error: String(statusError) });
-      return { ...base, phase: 'failed', detail };
+    const failure = classify(capabilityName, error);
+    if (failure instanceof SupersededError) {
+      // Stopped by the fence inside the action (an SDK retry, a sleep): nothing more for this epoch.
+      cp.log.info(failure.message, { ...base });
+      return { ...base, phase: 'superseded', detail: failure.message, plan };
     }
+    cp.log.warn('reconcile step failed', { ...base, error: failure.message, retryable: failure.retryable });
+    // A once-per-epoch call that provably never took effect (refused, or stopped before it left) is
+    // no longer intended: the next run issues it again without waiting.
+    if (inFlight?.once !== undefined && guard && !mayHaveTakenEffect(guard.attempts)) {
+      const { [inFlight.once]: _epoch, [intendedAtKey(inFlight.once)]: _at, ...rest } = pending ?? {};
+      pending = Object.keys(rest).length > 0 ? rest : undefined;
+    } else if (inFlight?.once !== undefined) {
+      // It may have taken effect: the grace counts from now, when its outcome became unknown.
+      pending = { ...pending, [intendedAtKey(inFlight.once)]: cp.clock.now().toISOString() };
+    }
+    const detail = failureDetail(failure);
+    const kept = pending;
+    return recordFailure(cp, base, detail, () => settle('failed', detail, { pending: kept }));
+  }
+  const outcome = combineResults(results);
+  if (outcome.verified) return { ...(await settle('converged', `${plan.detail}: ${outcome.detail}`)), plan };
+  // Once-per-epoch records stay until the capability converges (the planner still needs them while
+  // AWS may not show the call yet); other bookkeeping is what the actions just returned.
+  const kept = intentRecords(pending);
+  const after =
+    Object.keys(kept).length > 0 || outcome.pending ? { ...kept, ...intents, ...outcome.pending } : undefined;
+  return {
+    ...(await settle('waiting', `${plan.detail}: ${outcome.detail}`, { pending: after, code: plan.code })),
+    plan,
+  };
+};
+
+/** The once-per-epoch records in a status' bookkeeping (each key with its time). */
+const intentRecords = (pending: Readonly<Record<string, string>> = {}): Record<string, string> => {
+  const records: Record<string, string> = {};
+  for (const [key, value] of Object.entries(pending)) {
+    if (isIntentKey(pending, key)) {
+      records[key] = value;
+      records[intendedAtKey(key)] = pending[intendedAtKey(key)] ?? '';
+    }
+  }
+  return records;
+};
+
+/** Records a failure; if even that fails, says so and still reports the failure. */
+const recordFailure = async (
+  cp: ControlPlane,
+  base: Pick<CapabilityReport, 'service' | 'capability' | 'epoch'>,
+  detail: string,
+  settle: () => Promise<CapabilityReport>,
+): Promise<CapabilityReport> => {
+  try {
+    return await settle();
+  } catch (statusError) {
+    cp.log.error('could not record the failure either', { error: String(statusError) });
+    return { ...base, phase: 'failed', detail };
   }
 };
 
@@ -208,15 +425,115 @@ export const combineResults = (results: readonly ActionResult[]): ActionResult =
   };
 };
 
-/** Reconciles the given capabilities of one service in parallel, from one consistent read. */
+export interface ServiceReconcileOptions {
+  readonly dryRun?: boolean;
+  /** The service as the caller read it (saves a read); `recordReadAt`: when, just before the read. */
+  readonly record?: ServiceRecord;
+  readonly recordReadAt?: Date | undefined;
+}
+
+/** The report for a capability that needs nothing written (or a deferred one when it does). */
+const restingReport = (
+  record: ServiceRecord,
+  service: ServiceConfig,
+  capability: CapabilityName,
+  a: Assessment,
+  busy: string | undefined,
+): CapabilityReport => {
+  const base = { service: service.name, capability, epoch: record.desired.epoch };
+  if (busy !== undefined && needsWrite(record, capability, a))
+    return { ...base, phase: 'deferred', detail: busy };
+  if (a.kind === 'missing') {
+    return {
+      ...base,
+      phase: 'failed',
+      detail: `no ${capability} capability is installed in this control plane`,
+    };
+  }
+  const resting = restingOf(a, record.statuses[capability]);
+  return {
+    ...base,
+    phase: resting?.phase ?? 'deferred',
+    detail: resting?.detail ?? busy ?? '',
+    ...(a.kind === 'planned' && { plan: a.plan }),
+  };
+};
+
+/**
+ * Reconciles the given capabilities of one service in parallel, from one consistent read.
+ *
+ * First without the lease, reading only: if every capability is converged or unchanged, nothing is
+ * written (an idle run only reads). Otherwise the run takes the service's lease; if nobody held it
+ * since the read, the plans just made stand, else everything is read and planned again under it. A
+ * run that cannot take the lease does nothing and asks the holder for a round (reported `deferred`).
+ */
 export const reconcileService = async (
   cp: ControlPlane,
   service: ServiceConfig,
   capabilities: readonly CapabilityName[] = capabilitiesOf(service, cp.modules),
-  options: { readonly dryRun?: boolean; readonly record?: ServiceRecord } = {},
+  options: ServiceReconcileOptions = {},
 ): Promise<CapabilityReport[]> => {
+  const dryRun = options.dryRun ?? service.mode === 'dry-run';
+  const readAt = options.record ? options.recordReadAt : cp.clock.now();
   const record = options.record ?? (await cp.store.readService(service.name));
-  return Promise.all(capabilities.map((c) => reconcileCapability(cp, service, record, c, options)));
+  if (dryRun) {
+    return Promise.all(
+      capabilities.map((c) => reconcileCapability(cp, service, record, c, { dryRun: true })),
+    );
+  }
+  const assessed = new Map(
+    await Promise.all(
+      capabilities.map(async (c) => [c, await assessCapability(cp, service, record, c)] as const),
+    ),
+  );
+  if (![...assessed].some(([c, a]) => needsWrite(record, c, a))) {
+    return [...assessed].map(([c, a]) => restingReport(record, service, c, a, undefined));
+  }
+
+  const all = capabilitiesOf(service, cp.modules);
+  const leased = await withServiceLease(cp, service, async (lease, round) => {
+    const own = round.index === 0 && !round.wanted;
+    // The plans made before taking the lease stand only if nobody held the service since the read.
+    const unchanged = own && leaseUntouchedSince(record, readAt, lease);
+    const current = unchanged ? record : await cp.store.readService(service.name);
+    const scope = own ? capabilities : all;
+    return Promise.all(
+      scope.map((c) =>
+        reconcileCapability(cp, service, current, c, {
+          dryRun: false,
+          lease,
+          assessment: unchanged ? assessed.get(c) : undefined,
+        }),
+      ),
+    );
+  });
+  if (leased.kind === 'busy') {
+    const holder = leased.holder;
+    const busy =
+      `another run holds ${service.name}` +
+      (holder ? ` (lease token ${holder.token} until ${new Date(holder.until).toISOString()})` : '') +
+      ': it was asked to take this step';
+    return [...assessed].map(([c, a]) => restingReport(record, service, c, a, busy));
+  }
+  // The latest report of each capability asked about, from whichever round made it.
+  const latest = new Map<CapabilityName, CapabilityReport>();
+  for (const round of leased.results) for (const report of round) latest.set(report.capability, report);
+  return capabilities.flatMap((c) => {
+    const report = latest.get(c);
+    return report ? [report] : [];
+  });
+};
+
+/**
+ * True when no run held the service between the caller's read and this acquisition: the lease was
+ * free at the read and this acquisition's token is the next one. Then nobody acted since, so the
+ * statuses and plans from that read are current.
+ */
+const leaseUntouchedSince = (record: ServiceRecord, readAt: Date | undefined, lease: Lease): boolean => {
+  if (readAt === undefined) return false;
+  const seen = record.lease;
+  if (seen === undefined) return lease.token === 1;
+  return seen.until <= readAt.getTime() && lease.token === seen.token + 1;
 };
 
 /**
@@ -239,12 +556,14 @@ export const reconcileAll = async (
       break;
     }
     try {
+      let readAt = cp.clock.now();
       let record = await cp.store.readService(service.name);
       if (service.autoFailback !== undefined && options.alarmStates !== undefined) {
         try {
           const outcome = await autoFailback(cp, service, record, options.alarmStates);
           // The transition reconciled what it moved; re-read so this run sees the new epoch and statuses.
           if (outcome?.kind === 'transitioned') {
+            readAt = cp.clock.now();
             record = await cp.store.readService(service.name);
           }
         } catch (error) {
@@ -254,7 +573,7 @@ export const reconcileAll = async (
           });
         }
       }
-      reports.push(...(await reconcileService(cp, service, undefined, { record })));
+      reports.push(...(await reconcileService(cp, service, undefined, { record, recordReadAt: readAt })));
     } catch (error) {
       const failure = classifyAwsError(`reconcile ${service.name}`, error);
       cp.log.error('could not reconcile service; the next run will try again', {

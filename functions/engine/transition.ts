@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { type CapabilityName, capabilitiesOf, type ServiceConfig } from '../config/schema';
-import type { TransitionRequest } from '../core/types';
+import type { DesiredState, TransitionRequest } from '../core/types';
 import { decideIntent } from '../state/intent';
-import type { ServiceRecord } from '../state/store';
 import { type CapabilityReport, type ControlPlane, reconcileService } from './engine';
 
 export type TransitionOutcome =
@@ -14,26 +14,73 @@ export type TransitionOutcome =
   | { readonly kind: 'unchanged' | 'cooldown'; readonly epoch: number; readonly reason: string };
 
 /**
+ * The capabilities of a request that a late event must leave alone: those whose intent last changed
+ * on evidence observed after the request's own (`TransitionRequest.observedAt`). An alarm's ALARM or
+ * OK delivered late or again never undoes a move made after it, such as an operator's failback or
+ * mail handed back on a later OK. Pure.
+ */
+export const lateCapabilities = (
+  desired: DesiredState,
+  request: Pick<TransitionRequest, 'capabilities' | 'observedAt'>,
+): CapabilityName[] => {
+  if (request.observedAt === undefined) return [];
+  const observed = Date.parse(request.observedAt);
+  return request.capabilities.filter((c) => {
+    const intent = desired.capabilities[c];
+    return intent !== undefined && Date.parse(intent.evidenceAt ?? intent.changedAt) > observed;
+  });
+};
+
+/** Why a late event is ignored, naming the newer change it would undo. */
+export const lateReason = (
+  desired: DesiredState,
+  late: readonly CapabilityName[],
+  observedAt: string,
+): string =>
+  `observed at ${observedAt}, before the last change of ${late
+    .map((c) => {
+      const intent = desired.capabilities[c];
+      return `${c} (to the ${intent?.active}, on evidence of ${intent?.evidenceAt ?? intent?.changedAt})`;
+    })
+    .join(', ')}: a late or repeated event never undoes a later change`;
+
+/**
  * Records an intent and starts converging it. The only write before acting is one conditional put
  * of the desired state; after it, the audit entry, the Slack message and the first step of every
- * changed capability run in parallel. A trigger that loses the race re-reads and sees the winner's
- * state, so duplicates end as "unchanged" and never act.
+ * changed capability. A trigger that loses the race re-reads and sees the winner's state, so
+ * duplicates end as "unchanged" and never act. A write whose answer was lost is read back: the
+ * request id stored with the state says whether it was this request's.
  */
 export const requestTransition = async (
   cp: ControlPlane,
   service: ServiceConfig,
   request: TransitionRequest,
 ): Promise<TransitionOutcome> => {
+  const requestId = request.requestId ?? (cp.newId ?? randomUUID)();
   for (let attempt = 0; attempt < 5; attempt++) {
+    const readAt = cp.clock.now();
     const record = await cp.store.readService(service.name);
     const now = cp.clock.now();
-    const decision = decideIntent(record.desired, request, service, now);
     const base = {
       service: service.name,
       at: now.toISOString(),
       epoch: record.desired.epoch,
       source: request.requestedBy,
     };
+    const late = lateCapabilities(record.desired, request);
+    if (late.length > 0 && late.length === request.capabilities.length && request.observedAt !== undefined) {
+      const reason = lateReason(record.desired, late, request.observedAt);
+      cp.reporter.report(
+        { ...base, kind: 'ignored', message: `${request.reason}: ignored, ${reason}` },
+        { notify: false },
+      );
+      return { kind: 'unchanged', epoch: record.desired.epoch, reason };
+    }
+    const timely: TransitionRequest = {
+      ...request,
+      capabilities: request.capabilities.filter((c) => !late.includes(c)),
+    };
+    const decision = decideIntent(record.desired, timely, service, now);
     if (decision.kind === 'unchanged') {
       cp.reporter.report(
         { ...base, kind: 'ignored', message: `${request.reason}: ignored, ${decision.reason}` },
@@ -49,21 +96,66 @@ export const requestTransition = async (
       });
       return { kind: 'cooldown', epoch: record.desired.epoch, reason: decision.reason };
     }
-    if (!(await cp.store.writeTransition(record.desired.epoch, decision.next))) continue;
+    const next = stamped(decision.next, decision.changed, request.observedAt ?? now.toISOString(), requestId);
+    if (!(await writeOwn(cp, record.desired.epoch, next))) continue;
 
-    const next: ServiceRecord = { desired: decision.next, statuses: record.statuses };
     cp.reporter.report({
       ...base,
-      epoch: decision.next.epoch,
+      epoch: next.epoch,
       kind: 'decision',
-      message: `${request.reason}: moving ${decision.changed.join(', ')} to the ${request.target} (epoch ${decision.next.epoch})`,
+      message:
+        `${request.reason}: moving ${decision.changed.join(', ')} to the ${request.target} (epoch ${next.epoch})` +
+        (late.length > 0 ? `; ${lateReason(record.desired, late, request.observedAt ?? '')}` : ''),
     });
-    const reports = await reconcileService(cp, service, decision.changed, { record: next });
-    return { kind: 'transitioned', epoch: decision.next.epoch, changed: decision.changed, reports };
+    const reports = await reconcileService(cp, service, decision.changed, {
+      record: { ...record, desired: next },
+      recordReadAt: readAt,
+    });
+    return { kind: 'transitioned', epoch: next.epoch, changed: decision.changed, reports };
   }
   // Five lost races in a row means a storm of concurrent triggers; the state is someone else's to set.
   const epoch = await cp.store.readEpoch(service.name);
   return { kind: 'unchanged', epoch, reason: 'other triggers kept changing the desired state; left to them' };
+};
+
+/** The next state with this request's id and, on every capability it changes, the evidence time. */
+const stamped = (
+  next: DesiredState,
+  changed: readonly CapabilityName[],
+  evidenceAt: string,
+  requestId: string,
+): DesiredState => {
+  const capabilities = { ...next.capabilities };
+  for (const c of changed) {
+    const intent = capabilities[c];
+    if (intent) capabilities[c] = { ...intent, evidenceAt };
+  }
+  return { ...next, capabilities, requestId };
+};
+
+/**
+ * The conditional write of a transition. When its answer never came (the call failed after retries,
+ * so the write may or may not have landed), the state is read back: this request's id there means
+ * it landed. Anything else is thrown as it was.
+ */
+const writeOwn = async (cp: ControlPlane, expectedEpoch: number, next: DesiredState): Promise<boolean> => {
+  try {
+    return await cp.store.writeTransition(expectedEpoch, next);
+  } catch (error) {
+    const after = await cp.store.readService(next.service);
+    if (after.desired.requestId === next.requestId && after.desired.epoch === next.epoch) {
+      cp.log.info(
+        "the transition write answered with an error, but the state is this request's: acting on it",
+        {
+          service: next.service,
+          epoch: next.epoch,
+          error: String(error),
+        },
+      );
+      return true;
+    }
+    throw error;
+  }
 };
 
 /** What a transition would do, without writing anything: the desired-state write and every AWS call. */

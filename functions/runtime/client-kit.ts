@@ -1,4 +1,5 @@
 import { classifyAwsError } from '../core/errors';
+import { guardedAttempt } from '../engine/call-guard';
 import { withRequestBudget } from './request-budget';
 
 /** What the kit relies on in every AWS SDK v3 client (each service types its middleware its own way). */
@@ -23,7 +24,8 @@ export type ClientClass<C extends SdkClient> = new (config: ClientConfig) => C;
  * The control plane's AWS clients: one per client class and Region per container, created on first
  * use (a function loads and builds only the clients its capabilities call). Every client classifies
  * its failures once, as middleware, into RetryableError / TerminalError with the SDK error as cause,
- * so executors need no wrapper of their own. Endpoints come from the SDK's own configuration
+ * so executors need no wrapper of their own, and runs every attempt of a mutating call through the
+ * engine's call guard (functions/engine/call-guard.ts). Endpoints come from the SDK's own configuration
  * (AWS_ENDPOINT_URL), never from code.
  */
 export interface ClientKit {
@@ -73,6 +75,13 @@ export const createClientKit = (options: ClientKitOptions): ClientKit => {
           }
         },
         { step: 'initialize', name: 'understudyClassifyErrors', override: true },
+      );
+      // The fence at the last moment: after the SDK's retry loop and the request budget, so every
+      // attempt of a mutating call (retries included) is checked against the epoch and the lease.
+      client.middlewareStack.add(
+        (next: Next, context: { clientName?: string; commandName?: string }) => (args: unknown) =>
+          guardedAttempt(context.clientName ?? '', context.commandName ?? '', () => next(args)),
+        { step: 'finalizeRequest', priority: 'low', name: 'understudyCallGuard', override: true },
       );
       if (client.config.serviceId === 'Route 53') {
         withRequestBudget(client as never, options.route53PerSecond ?? 2);

@@ -1,5 +1,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { CapabilityName } from '../config/schema';
 import { classifyAwsError } from '../core/errors';
 import {
@@ -37,11 +43,43 @@ export interface AuditEntry {
 export interface ServiceRecord {
   readonly desired: DesiredState;
   readonly statuses: Partial<Record<CapabilityName, CapabilityStatus>>;
+  /** The service's lease as it was at the read (functions/engine/lease.ts); absent: never taken. */
+  readonly lease?: LeaseHolder | undefined;
 }
+
+/** Who holds a service's lease, and until when (milliseconds since 1970; 0 once released). */
+export interface LeaseHolder {
+  readonly owner: string;
+  /** Fencing token: increases by one with every acquisition, never reused. */
+  readonly token: number;
+  readonly until: number;
+}
+
+/** A lease this run holds. */
+export interface Lease {
+  readonly service: string;
+  readonly owner: string;
+  readonly token: number;
+}
+
+/** What every mutating call is checked against: the epoch and the lease, from one consistent read. */
+export interface Fence {
+  readonly epoch: number;
+  readonly lease?: LeaseHolder | undefined;
+}
+
+export type LeaseRelease =
+  | { readonly kind: 'released' }
+  /** Not released: another run asked for the service meanwhile; this run keeps it (renewed) for them. */
+  | { readonly kind: 'wanted'; readonly lease: Lease }
+  /** Not ours any more (it expired and was taken): nothing to release. */
+  | { readonly kind: 'lost' };
 
 const servicePk = (service: string) => `SERVICE#${service}`;
 const auditPk = (service: string) => `AUDIT#${service}`;
 const STATE_SK = 'STATE';
+const LEASE_SK = 'LEASE';
+const noticePk = (service: string) => `NOTICE#${service}`;
 const statusSk = (capability: CapabilityName) => `CAP#${capability}`;
 
 /** The control plane's memory, as the engine, triggers and CLI use it. */
@@ -49,9 +87,46 @@ export interface StateStore {
   readService(service: string): Promise<ServiceRecord>;
   /** The current epoch, read consistently: the fence checked before every mutating call. */
   readEpoch(service: string): Promise<number>;
-  /** Writes a transition only if the epoch is still `expectedEpoch`; false when another writer won. */
+  /**
+   * Writes a transition only if the epoch is still `expectedEpoch`; false when another writer won.
+   * True also when the stored state is this very write (same `requestId`): its response was lost.
+   */
   writeTransition(expectedEpoch: number, next: DesiredState): Promise<boolean>;
-  writeStatus(service: string, status: CapabilityStatus): Promise<void>;
+  /**
+   * Writes a status unless a newer one is stored (a later epoch, or the same epoch from a later lease
+   * token): statuses never regress. False when refused; that is not an error.
+   */
+  writeStatus(service: string, status: CapabilityStatus): Promise<boolean>;
+  /** The epoch and the lease, in one consistent read: the fence before every mutating call. */
+  readFence(service: string): Promise<Fence>;
+  /**
+   * Takes the service's lease if it is free, expired or already `owner`'s, with the next fencing token.
+   * `wanted`: a run asked for the service while it was held. Undefined when someone else holds it.
+   */
+  acquireLease(
+    service: string,
+    owner: string,
+    now: Date,
+    durationMs: number,
+  ): Promise<{ readonly lease: Lease; readonly wanted: boolean } | undefined>;
+  /**
+   * Asks the holder for a run of the service (it takes one more round before releasing). Returns the
+   * holder, or undefined when the lease is free (then try to take it).
+   */
+  markLeaseWanted(service: string, owner: string, now: Date): Promise<LeaseHolder | undefined>;
+  /** Extends a lease this run still holds; undefined when it is not ours any more. */
+  renewLease(lease: Lease, now: Date, durationMs: number): Promise<LeaseHolder | undefined>;
+  /**
+   * Releases a lease. With `renewForMs`, only if nobody asked for the service meanwhile; otherwise the
+   * lease stays this run's, renewed, and the request is cleared (`wanted`). Without, unconditionally
+   * (a request stays recorded for the next holder).
+   */
+  releaseLease(lease: Lease, now: Date, options?: { readonly renewForMs?: number }): Promise<LeaseRelease>;
+  /**
+   * Records that a notice about `key` was given for `stamp` (an ISO time); false when one was already
+   * given for this or a later stamp. Tells people once per state change, not once per delivery.
+   */
+  claimNotice(service: string, key: string, stamp: string): Promise<boolean>;
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first. */
   readAudit(service: string, limit?: number): Promise<AuditEntry[]>;
@@ -60,7 +135,9 @@ export interface StateStore {
 /**
  * The control plane's only memory, in DynamoDB. Layout (one table, pk/sk):
  *   SERVICE#<name> / STATE        desired state; written only by conditional transitions
- *   SERVICE#<name> / CAP#<cap>    each reconciler's progress; written only when it changes
+ *   SERVICE#<name> / CAP#<cap>    each reconciler's progress; written only when it changes, never regressing
+ *   SERVICE#<name> / LEASE        one writer per service: owner, fencing token, until (never deleted)
+ *   NOTICE#<name>  / <key>        notices given once per state change (e.g. "held")
  *   AUDIT#<name>   / <time>#<id>  audit log, expiring through the table's TTL on `expiresAt`
  * Reading a service is one Query; audit items live under their own key so they never slow it down.
  */
@@ -79,15 +156,17 @@ export class DynamoStateStore implements StateStore {
   async readService(service: string): Promise<ServiceRecord> {
     const items = await this.itemsOf(servicePk(service), { ConsistentRead: true });
     let desired = initialDesiredState(service);
+    let lease: LeaseHolder | undefined;
     const statuses: Partial<Record<CapabilityName, CapabilityStatus>> = {};
     for (const item of items) {
       if (item.sk === STATE_SK) desired = fromItem<DesiredState>(item);
+      else if (item.sk === LEASE_SK) lease = leaseOf(item);
       else if (typeof item.sk === 'string' && item.sk.startsWith('CAP#')) {
         const status = fromItem<CapabilityStatus>(item);
         statuses[status.capability] = status;
       }
     }
-    return { desired, statuses };
+    return { desired, statuses, ...(lease && { lease }) };
   }
 
   /** The current epoch, read consistently: the fence every executor checks before it writes. */
@@ -122,14 +201,29 @@ export class DynamoStateStore implements StateStore {
       );
       return true;
     } catch (error) {
-      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return false;
-      throw classifyAwsError('DynamoDB PutItem (transition)', error);
+      if (sdkErrorName(error) !== 'ConditionalCheckFailedException') {
+        throw classifyAwsError('DynamoDB PutItem (transition)', error);
+      }
+      // A lost response: the first attempt wrote, the SDK's retry then failed the condition on it.
+      if (next.requestId === undefined) return false;
+      const out = await this.call('GetItem', () =>
+        this.doc.send(
+          new GetCommand({
+            TableName: this.tableName,
+            Key: { pk: servicePk(next.service), sk: STATE_SK },
+            ConsistentRead: true,
+            ProjectionExpression: 'epoch, requestId',
+          }),
+        ),
+      );
+      return out.Item?.requestId === next.requestId && out.Item?.epoch === next.epoch;
     }
   }
 
-  async writeStatus(service: string, status: CapabilityStatus): Promise<void> {
-    await this.call('PutItem', () =>
-      this.doc.send(
+  async writeStatus(service: string, status: CapabilityStatus): Promise<boolean> {
+    const token = status.leaseToken;
+    try {
+      await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: {
@@ -138,9 +232,198 @@ export class DynamoStateStore implements StateStore {
             ...status,
             detail: clip(status.detail, MAX_AUDIT_MESSAGE),
           },
+          ConditionExpression:
+            token === undefined
+              ? 'attribute_not_exists(pk) OR epoch <= :epoch'
+              : 'attribute_not_exists(pk) OR epoch < :epoch OR ' +
+                '(epoch = :epoch AND (attribute_not_exists(leaseToken) OR leaseToken <= :token))',
+          ExpressionAttributeValues: {
+            ':epoch': status.epoch,
+            ...(token !== undefined && { ':token': token }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return false;
+      throw classifyAwsError('DynamoDB PutItem (status)', error);
+    }
+  }
+
+  async readFence(service: string): Promise<Fence> {
+    // LEASE and STATE are neighbours in sort order (CAP#... sorts before both): one Query reads both.
+    const out = await this.call('Query', () =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lease AND :state',
+          ExpressionAttributeValues: { ':pk': servicePk(service), ':lease': LEASE_SK, ':state': STATE_SK },
+          ConsistentRead: true,
         }),
       ),
     );
+    const state = out.Items?.find((i) => i.sk === STATE_SK);
+    const lease = out.Items?.find((i) => i.sk === LEASE_SK);
+    return {
+      epoch: typeof state?.epoch === 'number' ? state.epoch : 0,
+      ...(lease && { lease: leaseOf(lease) }),
+    };
+  }
+
+  async acquireLease(
+    service: string,
+    owner: string,
+    now: Date,
+    durationMs: number,
+  ): Promise<{ lease: Lease; wanted: boolean } | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: servicePk(service), sk: LEASE_SK },
+          UpdateExpression:
+            'SET #owner = :owner, leaseUntil = :until, acquiredAt = :at, ' +
+            'leaseToken = if_not_exists(leaseToken, :zero) + :one REMOVE wanted',
+          // Free, expired, or already ours (the SDK retried an acquisition whose response was lost).
+          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil <= :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':until': now.getTime() + durationMs,
+            ':now': now.getTime(),
+            ':at': now.toISOString(),
+            ':zero': 0,
+            ':one': 1,
+          },
+          // The old item: the update is atomic, so the new token is the old one plus one.
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const old = out.Attributes;
+      const token = (typeof old?.leaseToken === 'number' ? old.leaseToken : 0) + 1;
+      return { lease: { service, owner, token }, wanted: old?.wanted !== undefined };
+    } catch (error) {
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return undefined;
+      throw classifyAwsError('DynamoDB UpdateItem (take lease)', error);
+    }
+  }
+
+  async markLeaseWanted(service: string, owner: string, now: Date): Promise<LeaseHolder | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: servicePk(service), sk: LEASE_SK },
+          UpdateExpression: 'SET wanted = :by',
+          ConditionExpression: 'attribute_exists(pk) AND leaseUntil > :now AND #owner <> :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':by': owner, ':now': now.getTime(), ':owner': owner },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes ? leaseOf(out.Attributes) : undefined;
+    } catch (error) {
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return undefined;
+      throw classifyAwsError('DynamoDB UpdateItem (ask for lease)', error);
+    }
+  }
+
+  async renewLease(lease: Lease, now: Date, durationMs: number): Promise<LeaseHolder | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: servicePk(lease.service), sk: LEASE_SK },
+          UpdateExpression: 'SET leaseUntil = :until',
+          ConditionExpression: '#owner = :owner AND leaseToken = :token',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':until': now.getTime() + durationMs,
+            ':owner': lease.owner,
+            ':token': lease.token,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes ? leaseOf(out.Attributes) : undefined;
+    } catch (error) {
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return undefined;
+      throw classifyAwsError('DynamoDB UpdateItem (renew lease)', error);
+    }
+  }
+
+  async releaseLease(
+    lease: Lease,
+    now: Date,
+    options: { readonly renewForMs?: number } = {},
+  ): Promise<LeaseRelease> {
+    const ours = '#owner = :owner AND leaseToken = :token';
+    const update = (set: string, condition: string, values: Record<string, unknown>) =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: servicePk(lease.service), sk: LEASE_SK },
+          UpdateExpression: set,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': lease.owner, ':token': lease.token, ...values },
+        }),
+      );
+    const failedCondition = (error: unknown) => {
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return true;
+      throw classifyAwsError('DynamoDB UpdateItem (release lease)', error);
+    };
+    const released = { ':zero': 0, ':at': now.toISOString() };
+    if (options.renewForMs === undefined) {
+      try {
+        await update('SET leaseUntil = :zero, releasedAt = :at', ours, released);
+        return { kind: 'released' };
+      } catch (error) {
+        failedCondition(error);
+        return { kind: 'lost' };
+      }
+    }
+    try {
+      await update(
+        'SET leaseUntil = :zero, releasedAt = :at',
+        `${ours} AND attribute_not_exists(wanted)`,
+        released,
+      );
+      return { kind: 'released' };
+    } catch (error) {
+      failedCondition(error);
+    }
+    try {
+      await update('SET leaseUntil = :until REMOVE wanted', `${ours} AND attribute_exists(wanted)`, {
+        ':until': now.getTime() + options.renewForMs,
+      });
+      return { kind: 'wanted', lease };
+    } catch (error) {
+      failedCondition(error);
+      return { kind: 'lost' };
+    }
+  }
+
+  async claimNotice(service: string, key: string, stamp: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: noticePk(service),
+            sk: key,
+            stamp,
+            expiresAt: Math.floor(Date.parse(stamp) / 1000) + this.auditRetentionDays * 86_400,
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR stamp < :stamp',
+          ExpressionAttributeValues: { ':stamp': stamp },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return false;
+      throw classifyAwsError('DynamoDB PutItem (notice)', error);
+    }
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
@@ -209,6 +492,12 @@ export const boundedAudit = (entry: AuditEntry): AuditEntry => ({
   message: clip(entry.message, MAX_AUDIT_MESSAGE),
   source: entry.source === undefined ? undefined : clip(entry.source, MAX_REQUESTED_BY),
   details: clipDetails(entry.details, MAX_AUDIT_DETAILS),
+});
+
+const leaseOf = (item: Record<string, unknown>): LeaseHolder => ({
+  owner: typeof item.owner === 'string' ? item.owner : '',
+  token: typeof item.leaseToken === 'number' ? item.leaseToken : 0,
+  until: typeof item.leaseUntil === 'number' ? item.leaseUntil : 0,
 });
 
 const fromItem = <T>(item: Record<string, unknown>): T => {

@@ -1,9 +1,15 @@
 import { operatorCommand } from '../core/operator-command';
-import type { TransitionRequest } from '../core/types';
+import { activeSite, type TransitionRequest } from '../core/types';
 import { describePlan } from '../engine/describe';
 import type { ControlPlane } from '../engine/engine';
-import { planTransition, requestTransition, type TransitionOutcome } from '../engine/transition';
-import { type AlarmVerdict, classifyAlarmEvent } from './alarm-event';
+import {
+  lateCapabilities,
+  lateReason,
+  planTransition,
+  requestTransition,
+  type TransitionOutcome,
+} from '../engine/transition';
+import { type AlarmVerdict, alarmStateChangeSchema, classifyAlarmEvent } from './alarm-event';
 
 export type AlarmOutcome =
   | { readonly kind: 'ignored' | 'held'; readonly reason: string; readonly service?: string | undefined }
@@ -17,10 +23,32 @@ export type AlarmOutcome =
 export const handleAlarmEvent = async (cp: ControlPlane, raw: unknown): Promise<AlarmOutcome[]> => {
   const now = cp.clock.now();
   const verdicts = classifyAlarmEvent(raw, cp.config, now);
-  return Promise.all(verdicts.map((verdict) => actOn(cp, verdict, now)));
+  const observedAt = alarmStateTime(raw) ?? now.toISOString();
+  return Promise.all(verdicts.map((verdict) => actOn(cp, verdict, now, observedAt)));
 };
 
-const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promise<AlarmOutcome> => {
+/**
+ * When the alarm entered the state an event reports (detail.state.timestamp, else the envelope's
+ * time), as ISO: what the event's evidence is as old as. Undefined for an event that is no alarm.
+ */
+export const alarmStateTime = (raw: unknown): string | undefined => {
+  const parsed = alarmStateChangeSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  for (const candidate of [parsed.data.detail.state.timestamp, parsed.data.time]) {
+    // CloudWatch writes +0000 offsets; normalised so every time compares as ISO UTC.
+    const ms =
+      candidate === undefined ? Number.NaN : Date.parse(candidate.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+    if (!Number.isNaN(ms)) return new Date(ms).toISOString();
+  }
+  return undefined;
+};
+
+const actOn = async (
+  cp: ControlPlane,
+  verdict: AlarmVerdict,
+  now: Date,
+  observedAt: string,
+): Promise<AlarmOutcome> => {
   if (verdict.kind === 'ignore') {
     cp.log.warn('event ignored', { reason: verdict.reason });
     return { kind: 'ignored', reason: verdict.reason };
@@ -44,30 +72,54 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
       requestedBy: source,
       reason: `${verdict.reason}: move ${movesBack.join(', ')} back to the primary`,
       ignoreCooldown: true,
+      observedAt,
     });
     if (movesBack.length === verdict.capabilities.length) return { service: service.name, ...outcome };
   }
   if (verdict.kind !== 'alarm') {
     const record = await cp.store.readService(service.name);
-    const held = verdict.kind === 'recovered';
-    const reason = held
-      ? service.autoFailback
-        ? `${verdict.reason}. Failback follows by itself once every alarm covering the standby has been OK ` +
-          `for ${service.autoFailback.afterStableMinutes} min (or now: ${operatorCommand('failback', service.name)})`
-        : `${verdict.reason}. Failback is held until an operator runs: ${operatorCommand('failback', service.name)}`
-      : `${verdict.reason}. Not enough data is no reason to move anything`;
+    const ignored = (reason: string): AlarmOutcome => {
+      cp.reporter.report(
+        { service: service.name, at, epoch: record.desired.epoch, source, kind: 'ignored', message: reason },
+        { notify: false },
+      );
+      return { kind: 'ignored', reason, service: service.name };
+    };
+    if (verdict.kind !== 'recovered')
+      return ignored(`${verdict.reason}. Not enough data is no reason to move anything`);
+    // "Held" is news only while something is on the standby, and only once per state change of the
+    // alarm (EventBridge delivers at least once): a late, repeated or idle OK stays in the audit log.
+    const late = lateCapabilities(record.desired, { capabilities: verdict.capabilities, observedAt });
+    if (late.length === verdict.capabilities.length) {
+      return ignored(`${verdict.reason}: ignored, ${lateReason(record.desired, late, observedAt)}`);
+    }
+    const movedBack = service.mode === 'auto' ? movesBack : [];
+    const held = verdict.capabilities.filter(
+      (c) => !late.includes(c) && !movedBack.includes(c) && activeSite(record.desired, c) === 'standby',
+    );
+    if (held.length === 0) {
+      return ignored(`${verdict.reason}: nothing this alarm covers is on the standby, so nothing is held`);
+    }
+    if (!(await cp.store.claimNotice(service.name, `held:${verdict.alarmName}`, observedAt))) {
+      return ignored(`${verdict.reason}: already told for this state change (at ${observedAt})`);
+    }
+    const reason = service.autoFailback
+      ? `${verdict.reason}. Failback follows by itself once every alarm covering the standby has been OK ` +
+        `for ${service.autoFailback.afterStableMinutes} min (or now: ${operatorCommand('failback', service.name)})`
+      : `${verdict.reason}. Failback is held until an operator runs: ${operatorCommand('failback', service.name)}`;
     cp.reporter.report(
       {
         service: service.name,
         at,
         epoch: record.desired.epoch,
         source,
-        kind: held ? 'held' : 'ignored',
+        kind: 'held',
         message: reason,
+        details: { alarmStateAt: observedAt, held },
       },
-      { notify: held },
+      { notify: true },
     );
-    return { kind: held ? 'held' : 'ignored', reason, service: service.name };
+    return { kind: 'held', reason, service: service.name };
   }
 
   // A per-server alarm moves nothing: it amends the intent on the primary with one more server to
@@ -84,6 +136,7 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
           ignoreCooldown: false,
           amend: true,
           params: { [perServerParam]: [verdict.instanceId] },
+          observedAt,
         }
       : {
           service: service.name,
@@ -94,6 +147,7 @@ const actOn = async (cp: ControlPlane, verdict: AlarmVerdict, now: Date): Promis
           // A move that costs no traffic and loses nothing (holding mail at the backup MX) is never held
           // by the cooldown: a sick primary must not be sent mail because it recovered once.
           ignoreCooldown: verdict.capabilities.every((c) => behaviour(c)?.cooldownExempt === true),
+          observedAt,
         };
   if (service.mode === 'auto') {
     return { service: service.name, ...(await requestTransition(cp, service, request)) };

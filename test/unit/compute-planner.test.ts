@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ComputeAction, planCompute } from '../../functions/capabilities/compute/planner';
+import { type ComputeAction, planCompute, startKey } from '../../functions/capabilities/compute/planner';
 import type { CapabilityPlan } from '../../functions/engine/capability';
 import { computeService, P1, P2, planInput, S1, S2, TG, TG2, world } from '../support/compute-fixtures';
 
@@ -130,6 +130,46 @@ describe('planCompute: per-server replacement, step by step', () => {
     expect(actionOf(start, 'ec2:StartInstances')?.params).toEqual({ InstanceIds: [S1] });
     expect(wait.kind).toBe('wait');
     expect(wait.detail).toContain(`${S1} is pending`);
+  });
+
+  it('marks a start once per epoch, waits while EC2 may not show it yet, and starts again only after the grace', () => {
+    const stopped = world({
+      standbys: [S1],
+      instances: { [P1]: 'running', [P2]: 'running', [S1]: 'stopped' },
+      groups: { [TG]: { [P1]: 'healthy', [P2]: 'healthy' } },
+    });
+    const withIntent = (at: string) => ({
+      ...planInput(stopped, 'primary', { replace: [P1] }),
+      status: {
+        capability: 'compute' as const,
+        epoch: 3,
+        active: 'primary' as const,
+        phase: 'in-progress' as const,
+        detail: '',
+        updatedAt: at,
+        pending: { [startKey(S1)]: '3', [`${startKey(S1)}At`]: at },
+      },
+    });
+
+    const first = planCompute(planInput(stopped, 'primary', { replace: [P1] }));
+    const recent = planCompute(withIntent('2026-11-22T09:59:30.000Z'));
+    const lost = planCompute(withIntent('2026-11-22T09:50:00.000Z'));
+
+    // A start made for an earlier move (the tier went back and forth since) still holds while recent.
+    const earlier = planCompute({
+      ...withIntent('2026-11-22T09:59:30.000Z'),
+      status: {
+        ...withIntent('2026-11-22T09:59:30.000Z').status,
+        pending: { [startKey(S1)]: '1', [`${startKey(S1)}At`]: '2026-11-22T09:59:30.000Z' },
+      },
+    });
+    expect(earlier.kind).toBe('wait');
+    expect(first.kind === 'act' ? first.actions.map((a) => a.once) : []).toEqual([startKey(S1)]);
+    expect(recent).toMatchObject({
+      kind: 'wait',
+      detail: expect.stringContaining(`start of ${S1} issued at epoch 3`),
+    });
+    expect(apis(lost)).toEqual(['ec2:StartInstances']);
   });
 
   it('with no usable spare, keeps the failed server and says so', () => {

@@ -130,6 +130,41 @@ describe('database planner, rds-replica', () => {
     expect(apis(stale)).toEqual(['rds:PromoteReadReplica']);
   });
 
+  it('marks the promotion once per epoch, and decides from RDS whether an intended one happened', () => {
+    const plan = planDatabase(input({ instances: healthy, lagSeconds: 2 }));
+    const promote =
+      plan.kind === 'act' ? plan.actions.find((a) => a.api === 'rds:PromoteReadReplica') : undefined;
+    expect(promote?.once).toBe('promotedEpoch');
+
+    const fenced = { instances: healthy, lagSeconds: 1, endpoint: { target: fenceTarget(1) } };
+    // Recorded as intended 30 s ago (now is 00:01:00), RDS still shows an available replica: not yet.
+    const recent = planDatabase(
+      input(fenced, { status: { pending: { promotedEpoch: '1', promotedEpochAt: '2026-01-01T00:00:30Z' } } }),
+    );
+    expect(recent).toMatchObject({
+      kind: 'wait',
+      detail: expect.stringMatching(/promotion of db2 issued at epoch 1/),
+    });
+    // Recorded 5 minutes ago and RDS never showed it: the call never took effect; issued again, said so.
+    const lost = planDatabase(
+      input(fenced, { status: { pending: { promotedEpoch: '1', promotedEpochAt: '2025-12-31T23:56:00Z' } } }),
+    );
+    expect(apis(lost)).toEqual(['rds:PromoteReadReplica']);
+    const again = lost.kind === 'act' ? lost.actions[0]?.reason : '';
+    expect(again).toMatch(/Recorded as intended at 2025-12-31T23:56:00Z, but AWS never showed it/);
+    // Recorded long ago but RDS shows it under way: wait, never a second call.
+    const underWay = planDatabase(
+      input(
+        {
+          ...fenced,
+          instances: { ...healthy, standby: instance('db2', { replicaOf: 'db1', status: 'modifying' }) },
+        },
+        { status: { pending: { promotedEpoch: '1', promotedEpochAt: '2025-12-31T23:56:00Z' } } },
+      ),
+    );
+    expect(underWay.kind).toBe('wait');
+  });
+
   it('repoints the fenced name once the replica is writable (the crash-between-steps case)', () => {
     const plan = planDatabase(
       input({

@@ -109,7 +109,16 @@ describe('reconcileCapability / reconcileService', () => {
     expect(capability?.executed).toEqual([
       { action: expect.objectContaining({ params: { to: 'standby' } }), epoch: 3 },
     ]);
-    expect(store.ops).toEqual(['readService', 'readEpoch', 'appendAudit', 'writeStatus', 'appendAudit']);
+    // Planned before the lease (reads only), then under it: the fence (epoch and lease in one read).
+    expect(store.ops).toEqual([
+      'readService',
+      'acquireLease',
+      'readFence',
+      'appendAudit',
+      'writeStatus',
+      'appendAudit',
+      'releaseLease',
+    ]);
     expect(kinds(store)).toEqual(['action', 'completed']);
     expect(notifier.sent.map((e) => e.kind)).toEqual(['action', 'completed']);
     expect(store.statuses.get('shop')?.dns).toMatchObject({
@@ -183,7 +192,7 @@ describe('reconcileCapability / reconcileService', () => {
       'plan for epoch 3 dropped after 1 of 2 action(s): the desired state is now at epoch 4',
     );
     expect(store.count('writeStatus')).toBe(0);
-    expect(store.count('readEpoch')).toBe(2);
+    expect(store.count('readFence')).toBe(2);
   });
 
   it('starts no action after the run deadline and says the next run takes it', async () => {
@@ -402,10 +411,11 @@ describe('reconcileCapability / reconcileService', () => {
     const { cp, service, store, capability, log } = setup();
     if (capability) capability.observe = async () => Promise.reject(throttling());
     store.failStatusWrites = new Error('DynamoDB down');
+    const grant = await store.acquireLease('shop', 'test', cp.clock.now(), 90_000);
     const record = await store.readService('shop');
 
     // Act
-    const report = await reconcileCapability(cp, service, record, 'dns');
+    const report = await reconcileCapability(cp, service, record, 'dns', { lease: grant?.lease });
 
     // Assess
     expect(report.phase).toBe('failed');

@@ -18,7 +18,15 @@ import type { Capability, CapabilityPlan, PlannedAction } from '../../functions/
 import type { ControlPlane } from '../../functions/engine/engine';
 import { Reporter } from '../../functions/engine/reporter';
 import type { Notifier } from '../../functions/notify/slack';
-import type { AuditEntry, ServiceRecord, StateStore } from '../../functions/state/store';
+import type {
+  AuditEntry,
+  Fence,
+  Lease,
+  LeaseHolder,
+  LeaseRelease,
+  ServiceRecord,
+  StateStore,
+} from '../../functions/state/store';
 import exampleConfig from '../../understudy.config';
 
 export const PRIMARY_HC = '11111111-1111-4111-8111-111111111111';
@@ -134,21 +142,59 @@ const microtick = () => Promise.resolve();
 /** Where a fake yields, like a network round trip; a test may hand in a scheduler to order them. */
 export type Tick = () => Promise<unknown>;
 
-type StoreOp = 'readService' | 'readEpoch' | 'writeTransition' | 'writeStatus' | 'appendAudit' | 'readAudit';
+export type StoreOp =
+  | 'readService'
+  | 'readEpoch'
+  | 'writeTransition'
+  | 'writeStatus'
+  | 'appendAudit'
+  | 'readAudit'
+  | 'readFence'
+  | 'acquireLease'
+  | 'markLeaseWanted'
+  | 'renewLease'
+  | 'releaseLease'
+  | 'claimNotice';
+
+/** A service's lease item as the fake keeps it (DynamoStateStore's LEASE item). */
+export interface FakeLeaseItem extends LeaseHolder {
+  readonly wanted?: string | undefined;
+}
 
 /**
  * In-memory StateStore with the real store's contract: a transition is written only if the stored
- * epoch is still the expected one; reads return copies, as DynamoDB would.
+ * epoch is still the expected one; statuses never regress; the lease is taken, renewed and released
+ * under the same conditions as DynamoDB's; reads return copies, as DynamoDB would.
  */
 export class FakeStore implements StateStore {
   readonly desired = new Map<string, DesiredState>();
   readonly statuses = new Map<string, Partial<Record<CapabilityName, CapabilityStatus>>>();
+  readonly leases = new Map<string, FakeLeaseItem>();
+  readonly notices = new Map<string, string>();
   readonly audit: AuditEntry[] = [];
   readonly ops: StoreOp[] = [];
   /** Set to make the next writeStatus calls fail (e.g. a DynamoDB outage). */
   failStatusWrites: Error | undefined;
+  /** False to keep no audit entries (long model runs count them only). */
+  keepAudit = true;
+  auditCount = 0;
+  /** Runs at each operation after its tick, before it takes effect: a test may throw from it (a fault). */
+  beforeOp: ((op: StoreOp) => void) | undefined;
+  /** Runs after an operation took effect, before it answers: a test may throw from it (a lost answer). */
+  afterOp: ((op: StoreOp) => void) | undefined;
 
   constructor(private readonly tick: Tick = microtick) {}
+
+  private async enter(op: StoreOp): Promise<void> {
+    this.ops.push(op);
+    await this.tick();
+    this.beforeOp?.(op);
+  }
+
+  private leave<T>(op: StoreOp, value: T): T {
+    this.afterOp?.(op);
+    return value;
+  }
 
   count(op: StoreOp): number {
     return this.ops.filter((o) => o === op).length;
@@ -158,48 +204,149 @@ export class FakeStore implements StateStore {
     this.ops.length = 0;
   }
 
+  /** The operations made, without the lease's own (acquire, release, renew, fence reads). */
+  opsWithoutLease(): StoreOp[] {
+    const lease = new Set<StoreOp>(['acquireLease', 'markLeaseWanted', 'renewLease', 'releaseLease']);
+    return this.ops.filter((op) => !lease.has(op));
+  }
+
   async readService(service: string): Promise<ServiceRecord> {
-    this.ops.push('readService');
-    await this.tick();
-    return structuredClone({
-      desired: this.desired.get(service) ?? initialDesiredState(service),
-      statuses: this.statuses.get(service) ?? {},
-    });
+    await this.enter('readService');
+    const lease = this.leases.get(service);
+    return this.leave(
+      'readService',
+      structuredClone({
+        desired: this.desired.get(service) ?? initialDesiredState(service),
+        statuses: this.statuses.get(service) ?? {},
+        ...(lease && { lease: { owner: lease.owner, token: lease.token, until: lease.until } }),
+      }),
+    );
   }
 
   async readEpoch(service: string): Promise<number> {
-    this.ops.push('readEpoch');
-    await this.tick();
-    return this.desired.get(service)?.epoch ?? 0;
+    await this.enter('readEpoch');
+    return this.leave('readEpoch', this.desired.get(service)?.epoch ?? 0);
+  }
+
+  async readFence(service: string): Promise<Fence> {
+    await this.enter('readFence');
+    const lease = this.leases.get(service);
+    return this.leave('readFence', {
+      epoch: this.desired.get(service)?.epoch ?? 0,
+      ...(lease && { lease: { owner: lease.owner, token: lease.token, until: lease.until } }),
+    });
   }
 
   async writeTransition(expectedEpoch: number, next: DesiredState): Promise<boolean> {
-    this.ops.push('writeTransition');
-    await this.tick();
+    await this.enter('writeTransition');
     // Compare-and-set in one synchronous step, like DynamoDB's conditional put.
-    const current = this.desired.get(next.service)?.epoch ?? 0;
-    if (current !== expectedEpoch) return false;
+    const stored = this.desired.get(next.service);
+    if ((stored?.epoch ?? 0) !== expectedEpoch) {
+      // As DynamoStateStore: a write that already landed (same request id) is the caller's own.
+      const own =
+        next.requestId !== undefined && stored?.requestId === next.requestId && stored.epoch === next.epoch;
+      return this.leave('writeTransition', own);
+    }
     this.desired.set(next.service, structuredClone(next));
-    return true;
+    return this.leave('writeTransition', true);
   }
 
-  async writeStatus(service: string, status: CapabilityStatus): Promise<void> {
-    this.ops.push('writeStatus');
-    await this.tick();
+  async writeStatus(service: string, status: CapabilityStatus): Promise<boolean> {
+    await this.enter('writeStatus');
     if (this.failStatusWrites) throw this.failStatusWrites;
     const all = this.statuses.get(service) ?? {};
+    const stored = all[status.capability];
+    // As DynamoStateStore's condition: never an older epoch, nor an earlier lease token in the same epoch.
+    const newer =
+      stored !== undefined &&
+      (stored.epoch > status.epoch ||
+        (status.leaseToken !== undefined &&
+          stored.epoch === status.epoch &&
+          stored.leaseToken !== undefined &&
+          stored.leaseToken > status.leaseToken));
+    if (newer) return this.leave('writeStatus', false);
     this.statuses.set(service, { ...all, [status.capability]: structuredClone(status) });
+    return this.leave('writeStatus', true);
+  }
+
+  async acquireLease(
+    service: string,
+    owner: string,
+    now: Date,
+    durationMs: number,
+  ): Promise<{ lease: Lease; wanted: boolean } | undefined> {
+    await this.enter('acquireLease');
+    const item = this.leases.get(service);
+    if (item && item.until > now.getTime() && item.owner !== owner)
+      return this.leave('acquireLease', undefined);
+    const token = (item?.token ?? 0) + 1;
+    this.leases.set(service, { owner, token, until: now.getTime() + durationMs });
+    return this.leave('acquireLease', {
+      lease: { service, owner, token },
+      wanted: item?.wanted !== undefined,
+    });
+  }
+
+  async markLeaseWanted(service: string, owner: string, now: Date): Promise<LeaseHolder | undefined> {
+    await this.enter('markLeaseWanted');
+    const item = this.leases.get(service);
+    if (!item || item.until <= now.getTime() || item.owner === owner)
+      return this.leave('markLeaseWanted', undefined);
+    this.leases.set(service, { ...item, wanted: owner });
+    return this.leave('markLeaseWanted', { owner: item.owner, token: item.token, until: item.until });
+  }
+
+  async renewLease(lease: Lease, now: Date, durationMs: number): Promise<LeaseHolder | undefined> {
+    await this.enter('renewLease');
+    const item = this.leases.get(lease.service);
+    if (!item || item.owner !== lease.owner || item.token !== lease.token) {
+      return this.leave('renewLease', undefined);
+    }
+    const renewed = { ...item, until: now.getTime() + durationMs };
+    this.leases.set(lease.service, renewed);
+    return this.leave('renewLease', { owner: renewed.owner, token: renewed.token, until: renewed.until });
+  }
+
+  async releaseLease(
+    lease: Lease,
+    now: Date,
+    options: { readonly renewForMs?: number } = {},
+  ): Promise<LeaseRelease> {
+    await this.enter('releaseLease');
+    const item = this.leases.get(lease.service);
+    if (!item || item.owner !== lease.owner || item.token !== lease.token) {
+      return this.leave('releaseLease', { kind: 'lost' });
+    }
+    if (options.renewForMs !== undefined && item.wanted !== undefined) {
+      this.leases.set(lease.service, {
+        owner: item.owner,
+        token: item.token,
+        until: now.getTime() + options.renewForMs,
+      });
+      return this.leave('releaseLease', { kind: 'wanted', lease });
+    }
+    this.leases.set(lease.service, { ...item, until: 0 });
+    return this.leave('releaseLease', { kind: 'released' });
+  }
+
+  async claimNotice(service: string, key: string, stamp: string): Promise<boolean> {
+    await this.enter('claimNotice');
+    const id = `${service}/${key}`;
+    const given = this.notices.get(id);
+    if (given !== undefined && given >= stamp) return this.leave('claimNotice', false);
+    this.notices.set(id, stamp);
+    return this.leave('claimNotice', true);
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    this.ops.push('appendAudit');
-    await this.tick();
-    this.audit.push(structuredClone(entry));
+    await this.enter('appendAudit');
+    this.auditCount++;
+    if (this.keepAudit) this.audit.push(structuredClone(entry));
+    this.leave('appendAudit', undefined);
   }
 
   async readAudit(service: string, limit = 50): Promise<AuditEntry[]> {
-    this.ops.push('readAudit');
-    await this.tick();
+    await this.enter('readAudit');
     return this.audit
       .filter((e) => e.service === service)
       .reverse()

@@ -24,7 +24,21 @@ beforeAll(() => {
     Name: 'slack',
     SecretString: 'https://hooks.slack.com/services/T000/B000/XXXX',
   });
-  documents.on(QueryCommand).resolves({ Items: [] });
+  // "Held" is posted only while something is on the standby: the service failed over earlier.
+  documents.on(QueryCommand).resolves({
+    Items: [
+      {
+        pk: 'SERVICE#shop',
+        sk: 'STATE',
+        service: 'shop',
+        epoch: 1,
+        capabilities: { dns: { active: 'standby', epoch: 1, changedAt: '2026-01-01T00:00:00.000Z' } },
+        requestedBy: 'alarm:shop-primary-unhealthy',
+        requestedAt: '2026-01-01T00:00:00.000Z',
+        reason: 'earlier failover',
+      },
+    ],
+  });
   documents.on(GetCommand).resolves({});
   documents.on(PutCommand).resolves({});
   vi.stubGlobal(
@@ -46,10 +60,11 @@ describe('a Lambda container', () => {
   it('reads the Slack secret once across three invocations that each post to Slack', async () => {
     // Prepare: the alarm function as Lambda loads it (module state is the container)
     const { handler } = await import('../../functions/handlers/alarm');
-    const held = () => alarmEvent({ state: 'OK', time: new Date() });
+    // Three state changes of the alarm (one "held" each: Slack hears once per state change).
+    const held = (i: number) => alarmEvent({ state: 'OK', time: new Date(Date.now() - 60_000 + i * 1000) });
 
     // Act: three invocations of the same container, each posting a "held" message
-    for (let i = 0; i < 3; i++) await handler(held(), localLambdaContext);
+    for (let i = 0; i < 3; i++) await handler(held(i), localLambdaContext);
 
     // Assess
     expect(posted).toHaveLength(3);

@@ -1,5 +1,5 @@
 import type { Site } from '../../core/types';
-import type { CapabilityPlan, PlanInput, PlannedAction } from '../../engine/capability';
+import { type CapabilityPlan, intended, type PlanInput, type PlannedAction } from '../../engine/capability';
 import { type ComputeConfig, QUARANTINE_TAG, REPLACE_PARAM } from './config';
 
 /**
@@ -101,6 +101,9 @@ export const replacedOf = (params: Readonly<Record<string, unknown>> | undefined
     ? [...new Set(value.filter((v): v is string => typeof v === 'string'))].sort()
     : [];
 };
+
+/** The pending key under which the start of one instance is recorded as intended (once per epoch). */
+export const startKey = (id: string): string => `start:${id}`;
 
 /** A short, stable name for a target group in messages: its name part. */
 export const groupName = (arn: string): string => arn.split('/')[1] ?? arn;
@@ -379,13 +382,25 @@ export const planCompute = (input: PlanInput<ComputeObserved>): CapabilityPlan<C
       params: { InstanceIds: toStop },
     });
   }
-  // 6. Last, one call each: a spare that cannot start must not keep the others from starting.
-  const toStart = m.desired.filter((id) => state(id) === 'stopped' && !inGroupAtAll(id));
-  for (const id of toStart) {
+  // 6. Last, one call each: a spare that cannot start must not keep the others from starting. A start
+  // is recorded as intended before it is called (once per epoch): while EC2 may not show it yet, wait.
+  const stopped = m.desired.filter((id) => state(id) === 'stopped' && !inGroupAtAll(id));
+  const startIntended = (id: string) => intended(input, startKey(id));
+  const starting = stopped.filter((id) => {
+    const intended = startIntended(id);
+    return intended.kind === 'intended' && intended.recent;
+  });
+  for (const id of stopped.filter((s) => !starting.includes(s))) {
+    const earlier = startIntended(id);
     action({
       api: 'ec2:StartInstances',
-      reason: `${m.summary} (epoch ${epoch}): ${id} is stopped; start it before it can be registered`,
+      reason:
+        `${m.summary} (epoch ${epoch}): ${id} is stopped; start it before it can be registered` +
+        (earlier.kind === 'intended'
+          ? `. A start recorded at ${earlier.at ?? 'an unknown time'} never showed in EC2: it is issued again`
+          : ''),
       params: { InstanceIds: [id] },
+      once: startKey(id),
     });
   }
 
@@ -399,6 +414,8 @@ export const planCompute = (input: PlanInput<ComputeObserved>): CapabilityPlan<C
   const blocks: string[] = [];
   const booting = m.desired.filter((id) => state(id) === 'pending' || state(id) === 'stopping');
   if (booting.length > 0) waits.push(`${booting.map((id) => `${id} is ${state(id)}`).join(', ')}`);
+  if (starting.length > 0)
+    waits.push(`start of ${starting.join(', ')} issued at epoch ${epoch}; EC2 still reports it stopped`);
   for (const { arn, step } of steps) {
     const name = groupName(arn);
     const initial = step.notHealthy.filter(([, s]) => s === 'initial').map(([id]) => id);

@@ -1,7 +1,7 @@
 import type { ServiceConfig } from '../../config/schema';
 import { operatorCommand } from '../../core/operator-command';
 import { otherSite, type Site } from '../../core/types';
-import type { CapabilityPlan, PlanInput, PlannedAction } from '../../engine/capability';
+import { type CapabilityPlan, intended, type PlanInput, type PlannedAction } from '../../engine/capability';
 import type { AuroraClusterConfig, AuroraGlobalConfig, DatabaseConfig, RdsReplicaConfig } from './config';
 
 /*
@@ -9,7 +9,10 @@ import type { AuroraClusterConfig, AuroraGlobalConfig, DatabaseConfig, RdsReplic
  * step, or why it must wait or refuse. Pure (no AWS SDK, not even its types): every safety rule for
  * databases lives here, and every decision is made from what is observed now, so a crash anywhere
  * is finished by the next run. The capability status' `pending` only remembers what cannot be
- * observed: that a promotion or failover was already issued in this epoch (issue it once).
+ * observed: that a promotion or failover was already intended in this epoch. The engine records it
+ * before the call (PlannedAction.once), so a run that dies in the call leaves it; the planner then
+ * waits for AWS to show the promotion, and issues it again only if AWS still shows none after the
+ * grace period (ONCE_GRACE_MS): then the call provably never took effect.
  */
 
 /** One DB instance as the planner sees it. */
@@ -158,8 +161,23 @@ export const PENDING = {
   change: 'changeId',
 } as const;
 
-const issuedThisEpoch = (input: PlanInput<unknown>, key: string): boolean =>
-  input.status?.pending?.[key] === String(input.epoch) && input.status.epoch === input.epoch;
+/**
+ * True while a once-per-epoch call recorded as intended must be waited for: AWS shows it under way
+ * (`underWay`), or it was recorded so recently that AWS may not show it yet. Past the grace period
+ * with nothing to show, it never took effect: the plan issues it again.
+ */
+const awaitIntended = (input: PlanInput<unknown>, key: string, underWay: boolean): boolean => {
+  const record = intended(input, key);
+  return record.kind === 'intended' && (underWay || record.recent);
+};
+
+/** A note on an action issued again because the first never showed in AWS. */
+const again = (input: PlanInput<unknown>, key: string): string => {
+  const record = intended(input, key);
+  return record.kind === 'intended'
+    ? `. Recorded as intended at ${record.at ?? 'an unknown time'}, but AWS never showed it: it did not take effect, so it is issued again`
+    : '';
+};
 
 /** The instance id serving each site of an rds-replica pair, and its Region. */
 export const rdsSiteOf = (db: RdsReplicaConfig, site: Site, homeRegion: string) =>
@@ -343,7 +361,7 @@ const planRdsReplica = (
       `${tgt.id} replicates from ${tgt.replicaOf}, not from the ${otherSite(target)}'s ${srcSite.id}`,
     );
   }
-  if (issuedThisEpoch(input, PENDING.promoted)) {
+  if (awaitIntended(input, PENDING.promoted, tgt.status !== 'available')) {
     return {
       kind: 'wait',
       detail: `promotion of ${tgt.id} issued at epoch ${epoch}; waiting until it is writable (status ${tgt.status})`,
@@ -389,8 +407,10 @@ const planRdsReplica = (
     region: tgtSite.region,
     reason:
       `desired state (epoch ${epoch}) says the ${target} writes; ${tgt.id} is available, replicates from ` +
-      `${src?.id}, and passed the readiness gate. Issued once per epoch; the next runs wait until it is writable`,
+      `${src?.id}, and passed the readiness gate. Issued once per epoch; the next runs wait until it is writable` +
+      again(input, PENDING.promoted),
     params: { DBInstanceIdentifier: tgt.id },
+    once: PENDING.promoted,
   };
   return {
     kind: 'act',
@@ -440,7 +460,7 @@ const reprotect = (
   site: { readonly id: string; readonly region: string },
   why: string,
 ): CapabilityPlan<DatabaseAction> => {
-  if (issuedThisEpoch(input, PENDING.reprotect)) {
+  if (awaitIntended(input, PENDING.reprotect, false)) {
     return { kind: 'wait', detail: `creating read replica ${site.id} of ${writer.id}` };
   }
   return {
@@ -454,7 +474,9 @@ const reprotect = (
         region: site.region,
         reason:
           `a promoted replica cannot be demoted, so ${why} a new read replica of the writer ${writer.id}; ` +
-          "it is created with the writer's instance class and caught up by RDS before any switch uses it",
+          "it is created with the writer's instance class and caught up by RDS before any switch uses it" +
+          again(input, PENDING.reprotect),
+        once: PENDING.reprotect,
         params: {
           DBInstanceIdentifier: site.id,
           // Across Regions RDS takes the source's ARN.
@@ -519,7 +541,7 @@ const planAuroraCluster = (
       `the cluster endpoint always names the current writer (${wanted})`,
     );
   }
-  if (issuedThisEpoch(input, PENDING.failover)) {
+  if (awaitIntended(input, PENDING.failover, cluster.status !== 'available')) {
     return {
       kind: 'wait',
       detail: `failover to ${wanted} issued at epoch ${epoch}; waiting until it writes (cluster ${cluster.status})`,
@@ -547,8 +569,10 @@ const planAuroraCluster = (
         region,
         reason:
           `desired state (epoch ${epoch}) says ${wanted} writes. Aurora demotes the old writer to a reader and moves ` +
-          'the cluster endpoint itself, so it fences the old writer; issued once per epoch',
+          'the cluster endpoint itself, so it fences the old writer; issued once per epoch' +
+          again(input, PENDING.failover),
         params: { DBClusterIdentifier: db.clusterId, TargetDBInstanceIdentifier: wanted },
+        once: PENDING.failover,
       },
     ],
   };
@@ -586,7 +610,7 @@ const planAuroraGlobal = (
       `${idOfArn(wanted)} is the writer of ${db.globalClusterId}; announce it and verify INSYNC`,
     );
   }
-  if (issuedThisEpoch(input, PENDING.failover) || global.status !== 'available') {
+  if (global.status !== 'available' || awaitIntended(input, PENDING.failover, false)) {
     return {
       kind: 'wait',
       detail: `waiting for ${idOfArn(wanted)} to become the writer (global database ${global.status})`,
@@ -611,8 +635,11 @@ const planAuroraGlobal = (
         api: 'rds:SwitchoverGlobalCluster',
         epoch,
         region: regionOfArn(wanted),
-        reason: `planned move back (epoch ${epoch}): Aurora waits until ${idOfArn(wanted)} is fully synchronised, so no data is lost`,
+        reason:
+          `planned move back (epoch ${epoch}): Aurora waits until ${idOfArn(wanted)} is fully synchronised, so no data is lost` +
+          again(input, PENDING.failover),
         params: { GlobalClusterIdentifier: db.globalClusterId, TargetDbClusterIdentifier: wanted },
+        once: PENDING.failover,
       }
     : {
         capability: 'database',
@@ -621,12 +648,14 @@ const planAuroraGlobal = (
         region: regionOfArn(wanted),
         reason:
           `unplanned failover (epoch ${epoch}) to ${idOfArn(wanted)}, whose RPO lag passed the gate; ` +
-          'writes not yet replicated are lost (AllowDataLoss). Aurora fences the old primary when it returns',
+          'writes not yet replicated are lost (AllowDataLoss). Aurora fences the old primary when it returns' +
+          again(input, PENDING.failover),
         params: {
           GlobalClusterIdentifier: db.globalClusterId,
           TargetDbClusterIdentifier: wanted,
           AllowDataLoss: true,
         },
+        once: PENDING.failover,
       };
   return {
     kind: 'act',

@@ -12,6 +12,7 @@ import type { Clock } from '../../core/clock';
 import { classifyAwsError } from '../../core/errors';
 import type { Log } from '../../core/log';
 import type { Site } from '../../core/types';
+import { guardedAttempt } from '../../engine/call-guard';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
 import { sdkErrorName } from '../../runtime/client-kit';
@@ -177,9 +178,9 @@ export const mailCapability = (
     let result: SendResult;
     try {
       const connection = await session();
-      result = await connection.send(
-        { mailFrom: message.mailFrom, recipients: message.pendingRecipients },
-        raw,
+      // Fenced like an AWS call: a message goes to the primary only while this run's epoch is current.
+      result = await guardedAttempt('SMTP', 'DeliverHeldMail', () =>
+        connection.send({ mailFrom: message.mailFrom, recipients: message.pendingRecipients }, raw),
       );
     } catch (error) {
       // Not accepted: the message stays first in line, with no per-message backoff, so order holds.
