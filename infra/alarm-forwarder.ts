@@ -5,7 +5,9 @@ import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { alarmRegionOf, type Config } from '../functions/config/schema';
+import { alarmStatePattern } from './alarm-trigger';
 import { deadLetterQueue } from './dead-letter-queue';
+import { nthId, splitForEventPatterns } from './limits';
 
 /**
  * The configured alarms that live outside the control plane's Region, by Region (sorted, names
@@ -50,7 +52,8 @@ export interface AlarmForwarderStackProps extends StackProps {
  * stacks deploy independently (the default bus always exists).
  */
 export class AlarmForwarderStack extends Stack {
-  readonly rule: Rule;
+  /** One or more: as many as keep each event pattern within EventBridge's size limit. */
+  readonly rules: readonly Rule[];
   /** The role EventBridge assumes to put the events on the control plane's bus (that bus only). */
   readonly role: Role;
   readonly controlPlaneBus: IEventBus;
@@ -85,14 +88,6 @@ export class AlarmForwarderStack extends Stack {
       assumedBy: new ServicePrincipal('events.amazonaws.com'),
       description: `understudy: EventBridge puts alarm state changes from ${region} on the default bus in ${controlPlaneRegion}`,
     });
-    this.rule = new Rule(this, 'AlarmStateChange', {
-      description: `understudy: state changes of the alarms in ${region} that trigger a failover`,
-      eventPattern: {
-        source: ['aws.cloudwatch'],
-        detailType: ['CloudWatch Alarm State Change'],
-        detail: { alarmName: [...alarmNames] },
-      },
-    });
     this.deadLetterQueue = deadLetterQueue(
       this,
       'ForwardDeadLetterQueue',
@@ -100,8 +95,17 @@ export class AlarmForwarderStack extends Stack {
     );
     // The target grants the role events:PutEvents on that one bus, and nothing else. An event that
     // cannot be forwarded (the control plane Region's EventBridge down) lands in the DLQ, not nowhere.
-    this.rule.addTarget(
-      new EventBusTarget(this.controlPlaneBus, { role: this.role, deadLetterQueue: this.deadLetterQueue }),
-    );
+    const target = new EventBusTarget(this.controlPlaneBus, {
+      role: this.role,
+      deadLetterQueue: this.deadLetterQueue,
+    });
+    this.rules = splitForEventPatterns(alarmNames, alarmStatePattern).map((names, i) => {
+      const rule = new Rule(this, nthId('AlarmStateChange', i), {
+        description: `understudy: state changes of the alarms in ${region} that trigger a failover`,
+        eventPattern: alarmStatePattern(names),
+      });
+      rule.addTarget(target);
+      return rule;
+    });
   }
 }

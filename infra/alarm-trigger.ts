@@ -4,6 +4,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema';
 import { ControlFunction } from './control-function';
+import { nthId, splitForEventPatterns } from './limits';
 
 /** Every alarm that triggers a failover, deduplicated and sorted so the template is stable. */
 export const alarmNamesOf = (config: Config): string[] =>
@@ -21,14 +22,22 @@ export interface AlarmTriggerProps {
   readonly deliveryAttempts?: number;
 }
 
+/** The event pattern of the rule that matches these alarm names. */
+export const alarmStatePattern = (alarmNames: readonly string[]) => ({
+  source: ['aws.cloudwatch'],
+  detailType: ['CloudWatch Alarm State Change'],
+  detail: { alarmName: [...alarmNames] },
+});
+
 /**
  * CloudWatch alarm state changes on the default event bus -> the alarm function, which records the
- * intent to fail over. The rule matches only the configured alarm names, so no other alarm in the
- * account invokes (or bills) the control plane.
+ * intent to fail over. The rules match only the configured alarm names, so no other alarm in the
+ * account invokes (or bills) the control plane; as many rules as keep each event pattern within
+ * EventBridge's size limit (infra/limits.ts), one for a few dozen alarms.
  */
 export class AlarmTrigger extends Construct {
   readonly handler: ControlFunction;
-  readonly rule: Rule;
+  readonly rules: readonly Rule[];
 
   constructor(scope: Construct, id: string, props: AlarmTriggerProps) {
     super(scope, id);
@@ -46,20 +55,18 @@ export class AlarmTrigger extends Construct {
       maxEventAge: clampSeconds(maxEventAgeSeconds, 60, 6 * 3600),
     });
 
-    this.rule = new Rule(this, 'AlarmStateChange', {
-      description: 'understudy: state changes of the alarms that trigger a failover',
-      eventPattern: {
-        source: ['aws.cloudwatch'],
-        detailType: ['CloudWatch Alarm State Change'],
-        detail: { alarmName: alarmNames },
-      },
+    const target = new LambdaFunction(this.handler, {
+      deadLetterQueue: this.handler.failureQueue,
+      retryAttempts: props.deliveryAttempts ?? 8,
+      maxEventAge: clampSeconds(maxEventAgeSeconds, 60, 86_400),
     });
-    this.rule.addTarget(
-      new LambdaFunction(this.handler, {
-        deadLetterQueue: this.handler.failureQueue,
-        retryAttempts: props.deliveryAttempts ?? 8,
-        maxEventAge: clampSeconds(maxEventAgeSeconds, 60, 86_400),
-      }),
-    );
+    this.rules = splitForEventPatterns(alarmNames, alarmStatePattern).map((names, i) => {
+      const rule = new Rule(this, nthId('AlarmStateChange', i), {
+        description: 'understudy: state changes of the alarms that trigger a failover',
+        eventPattern: alarmStatePattern(names),
+      });
+      rule.addTarget(target);
+      return rule;
+    });
   }
 }

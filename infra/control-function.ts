@@ -1,19 +1,16 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema';
-import { cdkBundling } from './bundling';
+import { functionCode } from './bundling';
 import { deadLetterQueue } from './dead-letter-queue';
 
-/** The repository root: bundling must not depend on the directory `cdk` was started from. */
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository root (tests and the CLI address files by it). */
+export { REPO_ROOT } from './bundling';
 
 const RETENTION: Record<Config['controlPlane']['logRetentionDays'], RetentionDays> = {
   7: RetentionDays.ONE_WEEK,
@@ -24,7 +21,7 @@ const RETENTION: Record<Config['controlPlane']['logRetentionDays'], RetentionDay
 };
 
 export interface ControlFunctionProps {
-  /** The validated config; bundled into the code so deployed code and config always match. */
+  /** The validated config; shipped in the code asset (config.json) so deployed code and config always match. */
   readonly config: Config;
   /** Handler module, relative to the repository root, exporting `handler`. */
   readonly entry: string;
@@ -50,12 +47,13 @@ export interface ControlFunctionProps {
 }
 
 /**
- * Every control plane Lambda: Node.js 22 on arm64, ESM, minified with source maps, the AWS SDK v3
- * bundled (no layer, no runtime-provided SDK drift), traced, with its own log group and a role
- * that carries no managed policy. Asynchronous invocations that still fail after retries land in
- * `failureQueue`, an encrypted SQS queue kept for 14 days.
+ * Every control plane Lambda: Node.js 22 on arm64, ESM split into lazily loaded chunks, minified with
+ * source maps, the AWS SDK v3 bundled (infra/bundling.ts says why), the config beside the code,
+ * traced, with its own log group and a role that carries no managed policy. Asynchronous
+ * invocations that still fail after retries land in `failureQueue`, an encrypted SQS queue kept for
+ * 14 days.
  */
-export class ControlFunction extends NodejsFunction {
+export class ControlFunction extends LambdaFunction {
   /** Where failed asynchronous invocations (and undeliverable trigger events) end up. */
   readonly failureQueue: Queue;
 
@@ -70,11 +68,9 @@ export class ControlFunction extends NodejsFunction {
     });
 
     super(scope, id, {
-      entry: join(REPO_ROOT, props.entry),
-      handler: 'handler',
+      code: functionCode(props.entry, props.config),
+      handler: 'index.handler',
       description: props.description,
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
@@ -86,7 +82,6 @@ export class ControlFunction extends NodejsFunction {
         POWERTOOLS_SERVICE_NAME: 'understudy',
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: cdkBundling({ config: props.config }),
     });
 
     logGroup.grant(role, 'logs:CreateLogStream', 'logs:PutLogEvents');

@@ -5,6 +5,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema';
 import { ControlFunction } from './control-function';
+import { acknowledgeCollapsed, compactPatterns } from './limits';
 
 export interface ReconcilerProps {
   readonly config: Config;
@@ -45,6 +46,11 @@ export class Reconciler extends Construct {
       this.handler.addToRolePolicy(
         new PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: alarmArns }),
       );
+      acknowledgeCollapsed(
+        this.handler.role,
+        alarmArns,
+        'More services fail back by themselves than a grant lists: their alarms are granted as the shortest shared prefixes of Region and name, for DescribeAlarms, which only reads.',
+      );
     }
 
     this.rule = new Rule(this, 'Schedule', {
@@ -62,16 +68,17 @@ export class Reconciler extends Construct {
   }
 }
 
-/** The ARNs of every alarm of a service with `autoFailback`, in the alarm's Region (default: the control plane's). */
-export const autoFailbackAlarmArns = (config: Config, partition: string, account: string): string[] => [
-  ...new Set(
+/**
+ * The ARNs of every alarm of a service with `autoFailback`, in the alarm's Region (default: the
+ * control plane's); a long list collapsed to shared prefixes of Region and name (infra/limits.ts).
+ */
+export const autoFailbackAlarmArns = (config: Config, partition: string, account: string): string[] =>
+  compactPatterns(
     config.services
       .filter((service) => service.autoFailback !== undefined)
       .flatMap((service) =>
-        service.alarms.map((alarm) => {
-          const region = alarm.region ?? config.controlPlane.region;
-          return `arn:${partition}:cloudwatch:${region}:${account}:alarm:${alarm.name}`;
-        }),
+        service.alarms.map(
+          (alarm) => `${alarm.region ?? config.controlPlane.region}:${account}:alarm:${alarm.name}`,
+        ),
       ),
-  ),
-];
+  ).map((suffix) => `arn:${partition}:cloudwatch:${suffix}`);

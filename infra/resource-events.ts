@@ -5,14 +5,20 @@ import type { Construct } from 'constructs';
 import type { CapabilityName, Config } from '../functions/config/schema';
 import type { ResourceEvents } from '../functions/engine/module';
 import { ControlFunction } from './control-function';
+import { nthId, splitForEventPatterns } from './limits';
 
 export interface ResourceEventFunctionProps {
   readonly config: Config;
   readonly capability: CapabilityName;
   /** The module's events: the rule matches its source and detail types. */
   readonly events: ResourceEvents;
-  /** Narrows the rule to the protected resources (an EventBridge `detail` pattern). */
+  /** Narrows the rules to the protected resources (an EventBridge `detail` pattern). */
   readonly detail?: Record<string, unknown>;
+  /**
+   * A `detail` field that must equal one of these values (e.g. the protected resources' ids); as
+   * many rules as keep each event pattern within EventBridge's size limit share them out.
+   */
+  readonly oneOf?: { readonly field: string; readonly values: readonly string[] };
   readonly description: string;
   /** EventBridge's and Lambda's patience with one event: the schedule covers anything older. */
   readonly maxEventAge: Duration;
@@ -29,7 +35,7 @@ export interface ResourceEventFunctionProps {
 export const resourceEventFunction = (
   scope: Construct,
   props: ResourceEventFunctionProps,
-): { readonly handler: ControlFunction; readonly rule: Rule } => {
+): { readonly handler: ControlFunction; readonly rules: readonly Rule[] } => {
   const handler = new ControlFunction(scope, 'EventHandler', {
     config: props.config,
     entry: 'functions/handlers/resource-event.ts',
@@ -38,20 +44,30 @@ export const resourceEventFunction = (
     maxEventAge: props.maxEventAge,
   });
   handler.addEnvironment('UNDERSTUDY_CAPABILITY', props.capability);
-  const rule = new Rule(scope, 'Events', {
-    description: `understudy: ${props.description}`,
-    eventPattern: {
+  const pattern = (values?: readonly string[]) => {
+    const detail = {
+      ...props.detail,
+      ...(props.oneOf && values && { [props.oneOf.field]: [...values] }),
+    };
+    return {
       source: [...props.events.pattern.source],
       detailType: [...props.events.pattern.detailType],
-      ...(props.detail && { detail: props.detail }),
-    },
+      ...(Object.keys(detail).length > 0 && { detail }),
+    };
+  };
+  const target = new LambdaFunction(handler, {
+    deadLetterQueue: handler.failureQueue,
+    retryAttempts: props.deliveryAttempts,
+    maxEventAge: props.maxEventAge,
   });
-  rule.addTarget(
-    new LambdaFunction(handler, {
-      deadLetterQueue: handler.failureQueue,
-      retryAttempts: props.deliveryAttempts,
-      maxEventAge: props.maxEventAge,
-    }),
-  );
-  return { handler, rule };
+  const groups = props.oneOf ? splitForEventPatterns(props.oneOf.values, pattern) : [undefined];
+  const rules = groups.map((values, i) => {
+    const rule = new Rule(scope, nthId('Events', i), {
+      description: `understudy: ${props.description}`,
+      eventPattern: pattern(values),
+    });
+    rule.addTarget(target);
+    return rule;
+  });
+  return { handler, rules };
 };

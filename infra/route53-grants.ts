@@ -1,6 +1,7 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { compactPatterns, isPattern } from './limits';
 
 /**
  * A record name as IAM's `route53:ChangeResourceRecordSetsNormalizedRecordNames` sees it: lowercase,
@@ -22,24 +23,28 @@ export interface RecordScope {
 
 /**
  * Grants a function UPSERT of exactly these names and types in these zones (never DELETE, never
- * another name), the zone reads, and GetChange to verify its own change batches.
+ * another name), the zone reads, and GetChange to verify its own change batches. A zone with more
+ * names than a grant lists (infra/limits.ts) is granted the names' shared endings instead
+ * (`*.svc-0001.example.com`): still only UPSERT, only these types, only in this zone.
  */
 export const grantRecordUpserts = (fn: IFunction, zones: readonly RecordScope[]): void => {
   if (zones.length === 0) return;
   const partition = Stack.of(fn).partition;
   const zoneArn = (zoneId: string) => `arn:${partition}:route53:::hostedzone/${zoneId}`;
   for (const zone of zones) {
+    const names = compactPatterns(zone.recordNames, { from: 'end' });
+    const exact = {
+      'route53:ChangeResourceRecordSetsRecordTypes': [...zone.recordTypes],
+      'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+    };
+    const namesKey = 'route53:ChangeResourceRecordSetsNormalizedRecordNames';
     Grant.addToPrincipal({
       grantee: fn,
       actions: ['route53:ChangeResourceRecordSets'],
       resourceArns: [zoneArn(zone.hostedZoneId)],
-      conditions: {
-        'ForAllValues:StringEquals': {
-          'route53:ChangeResourceRecordSetsNormalizedRecordNames': [...zone.recordNames],
-          'route53:ChangeResourceRecordSetsRecordTypes': [...zone.recordTypes],
-          'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
-        },
-      },
+      conditions: names.some(isPattern)
+        ? { 'ForAllValues:StringLike': { [namesKey]: names }, 'ForAllValues:StringEquals': exact }
+        : { 'ForAllValues:StringEquals': { [namesKey]: names, ...exact } },
     });
   }
   Grant.addToPrincipal({

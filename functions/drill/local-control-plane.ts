@@ -68,7 +68,7 @@ export const harnessControlPlane =
       clients: harness.clients.kit,
       log: harness.log,
       clock: harness.clock,
-      notifier: harness.sink.notifier(config, harness.clients.secrets, harness.log),
+      notifier: harness.sink.notifier(config, harness.clients.kit, harness.log),
       changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
       tuning,
     });

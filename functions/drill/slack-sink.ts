@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../config/schema';
 import type { Log } from '../core/log';
 import { type Notifier, slackWebhookNotifier } from '../notify/slack';
+import type { ClientKit } from '../runtime/client-kit';
 import { webhookFromSecret } from '../runtime/control-plane';
 
 export interface ReceivedSlackMessage {
@@ -24,7 +24,7 @@ export interface SlackSink {
    * exactly as the Lambdas do, and only its fetch differs: a POST to `webhookUrl` reaches this sink
    * instead of Slack (anything else is refused, as there is no network).
    */
-  notifier(config: Config, secrets: SecretsManagerClient, log: Log): Notifier;
+  notifier(config: Config, clients: ClientKit, log: Log): Notifier;
   stop(): Promise<void>;
 }
 
@@ -64,9 +64,9 @@ export const startSlackSink = async (): Promise<SlackSink> => {
     webhookUrl,
     url,
     messages,
-    notifier: (config: Config, secrets: SecretsManagerClient, log: Log) =>
+    notifier: (config: Config, clients: ClientKit, log: Log) =>
       slackWebhookNotifier({
-        webhookUrl: webhookFromSecret(secrets, config.controlPlane.slackWebhookSecretName),
+        webhookUrl: webhookFromSecret(clients, config.controlPlane.slackWebhookSecretName),
         controlPlane: `understudy ${config.controlPlane.stackName} (${config.controlPlane.account}/${config.controlPlane.region})`,
         log,
         fetch: deliver,

@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CAPABILITY_MODULES } from '../capabilities/registry';
 import type { CapabilityName, Config } from '../config/schema';
 import { type Clock, systemClock } from '../core/clock';
@@ -19,13 +16,28 @@ import type { ClientKit } from './client-kit';
 /**
  * The Slack webhook URL from Secrets Manager, cached for five minutes by whoever holds the returned
  * function: a Lambda container holds one for its life, so a storm of events reads the secret once
- * per container per five minutes, not once per invocation.
+ * per container per five minutes, not once per invocation. The Secrets Manager client and the secret
+ * cache are loaded on the first message, not at init: most invocations post nothing.
  */
-export const webhookFromSecret = (secrets: SecretsManagerClient, secretId: string | undefined) => {
+export const webhookFromSecret = (clients: ClientKit, secretId: string | undefined) => {
   if (!secretId) return async () => undefined;
-  const provider = new SecretsProvider({ awsSdkV3Client: secrets });
+  let provider: Promise<{ get(id: string, options: { maxAge: number }): Promise<unknown> }> | undefined;
+  const load = async () => {
+    const [{ SecretsProvider }, { SecretsManagerClient }] = await Promise.all([
+      import('@aws-lambda-powertools/parameters/secrets'),
+      import('@aws-sdk/client-secrets-manager'),
+    ]);
+    return new SecretsProvider({ awsSdkV3Client: clients.client(SecretsManagerClient) });
+  };
   return async () => {
-    const value = await provider.get(secretId, { maxAge: 300 });
+    if (!provider) {
+      provider = load();
+      // A failed load is retried on the next message, not cached.
+      provider.catch(() => {
+        provider = undefined;
+      });
+    }
+    const value = await (await provider).get(secretId, { maxAge: 300 });
     return typeof value === 'string' && /^https?:\/\//.test(value) ? value : undefined;
   };
 };
@@ -38,7 +50,7 @@ export const slackNotifier = (
   secretId: string | undefined = config.controlPlane.slackWebhookSecretName,
 ): Notifier =>
   slackWebhookNotifier({
-    webhookUrl: webhookFromSecret(clients.client(SecretsManagerClient), secretId),
+    webhookUrl: webhookFromSecret(clients, secretId),
     controlPlane: `understudy ${config.controlPlane.stackName} (${config.controlPlane.account}/${config.controlPlane.region})`,
     log,
   });
@@ -93,9 +105,11 @@ const DESCRIBE_ALARMS_BATCH = 100;
 /**
  * Automatic failback's view of CloudWatch: DescribeAlarms by name (metric and composite alarms), at
  * most 100 names per call, in the alarm's Region (the home client, or one created per other Region).
+ * CloudWatch's client is loaded on first use: only services that opted in need it.
  */
 export const cloudWatchAlarmStates = (clients: ClientKit): AlarmStateReader => {
   return async (region, names) => {
+    const { CloudWatchClient, DescribeAlarmsCommand } = await import('@aws-sdk/client-cloudwatch');
     const client = clients.client(CloudWatchClient, region);
     const observed: ObservedAlarm[] = [];
     for (let i = 0; i < names.length; i += DESCRIBE_ALARMS_BATCH) {

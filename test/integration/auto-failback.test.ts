@@ -50,7 +50,7 @@ const controlPlane = (): ControlPlane =>
     clients: local.clients.kit,
     log: local.log,
     clock: local.clock,
-    notifier: local.sink.notifier(config, local.clients.secrets, local.log),
+    notifier: local.sink.notifier(config, local.clients.kit, local.log),
     changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
   });
 

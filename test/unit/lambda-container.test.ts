@@ -2,8 +2,16 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../functions/config/schema';
 import { localLambdaContext } from '../../functions/drill/lambda-context';
 import { alarmEvent, exampleInput } from './fixtures';
+
+// The config a bundle ships as config.json (test/infra/bundle.test.ts reads a real one); unbundled,
+// this test hands the example config to the container the same way.
+vi.mock('../../functions/runtime/bundled-config', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../functions/runtime/bundled-config')>()),
+  bundledConfig: () => parseConfig(exampleInput()),
+}));
 
 /**
  * The container-scoped parts of a Lambda function: config, clients, capabilities and the Slack
@@ -15,8 +23,6 @@ const documents = mockClient(DynamoDBDocumentClient);
 const posted: string[] = [];
 
 beforeAll(() => {
-  const input = exampleInput();
-  (globalThis as Record<string, unknown>).__UNDERSTUDY_CONFIG__ = JSON.stringify(input);
   vi.stubEnv('AWS_REGION', 'eu-west-2');
   vi.stubEnv('SLACK_WEBHOOK_SECRET_ARN', 'arn:aws:secretsmanager:eu-west-2:111111111111:secret:slack-AbCdEf');
   secrets.on(GetSecretValueCommand).resolves({
@@ -53,7 +59,6 @@ beforeAll(() => {
 afterAll(() => {
   vi.unstubAllGlobals();
   vi.unstubAllEnvs();
-  delete (globalThis as Record<string, unknown>).__UNDERSTUDY_CONFIG__;
 });
 
 describe('a Lambda container', () => {

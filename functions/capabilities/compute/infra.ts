@@ -5,6 +5,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { CapabilityInfra, CapabilityResources } from '../../../infra/capability-infra';
 import type { ControlFunction } from '../../../infra/control-function';
+import { acknowledgeCollapsed, compactPatterns, isPattern } from '../../../infra/limits';
 import { resourceEventFunction } from '../../../infra/resource-events';
 import type { Config } from '../../config/schema';
 import { type ComputeConfig, QUARANTINE_TAG } from './config';
@@ -71,7 +72,8 @@ export class ComputeFailover extends Construct implements CapabilityResources {
   readonly scope: ComputeScope;
   /** Absent when no service configures compute. */
   readonly eventHandler: ControlFunction | undefined;
-  readonly eventRule: Rule | undefined;
+  /** One or more when compute is configured: as many as keep each event pattern within EventBridge's limit. */
+  readonly eventRules: readonly Rule[];
   readonly otherFunctions: readonly ControlFunction[] = [];
 
   get engineFunctions(): readonly ControlFunction[] {
@@ -83,7 +85,7 @@ export class ComputeFailover extends Construct implements CapabilityResources {
     this.scope = computeScopeOf(props.config);
     if (this.scope.targetGroupArns.length === 0) {
       this.eventHandler = undefined;
-      this.eventRule = undefined;
+      this.eventRules = [];
       return;
     }
 
@@ -92,14 +94,12 @@ export class ComputeFailover extends Construct implements CapabilityResources {
     // The event names no tags: with tag selectors every instance's change is delivered and the
     // handler decides; with ids only, EventBridge filters to the configured servers.
     const byTag = Object.keys(this.scope.instanceTags).length > 0;
-    const { handler, rule } = resourceEventFunction(this, {
+    const { handler, rules } = resourceEventFunction(this, {
       config: props.config,
       capability: 'compute',
       events,
-      detail: {
-        state: ['running', 'stopped', 'terminated'],
-        ...(!byTag && { 'instance-id': [...this.scope.instanceIds] }),
-      },
+      detail: { state: ['running', 'stopped', 'terminated'] },
+      ...(!byTag && { oneOf: { field: 'instance-id', values: this.scope.instanceIds } }),
       description: 'reconciles compute when a protected server changes state',
       // A state change older than a few minutes is covered by the scheduled run anyway.
       maxEventAge: Duration.minutes(10),
@@ -107,7 +107,7 @@ export class ComputeFailover extends Construct implements CapabilityResources {
       retryAttempts: 2,
     });
     this.eventHandler = handler;
-    this.eventRule = rule;
+    this.eventRules = rules;
   }
 
   /** Grants the reads and writes of functions/capabilities/compute/ec2.ts. */
@@ -124,13 +124,16 @@ export class ComputeFailover extends Construct implements CapabilityResources {
       Null: { 'aws:TagKeys': 'false' },
     };
 
+    // Long lists are collapsed to shared prefixes (infra/limits.ts), acknowledged below.
+    const groupArns = compactPatterns(targetGroupArns);
     Grant.addToPrincipal({
       grantee: fn,
       actions: ['elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets'],
-      resourceArns: [...targetGroupArns],
+      resourceArns: groupArns,
     });
+    const namedArns = compactPatterns(instanceIds).map(instanceArn);
     if (instanceIds.length > 0) {
-      const arns = instanceIds.map(instanceArn);
+      const arns = namedArns;
       Grant.addToPrincipal({ grantee: fn, actions: INSTANCE_ACTIONS, resourceArns: arns });
       Grant.addToPrincipal({
         grantee: fn,
@@ -140,7 +143,10 @@ export class ComputeFailover extends Construct implements CapabilityResources {
       });
     }
     for (const [key, values] of Object.entries(instanceTags)) {
-      const tagged = { StringEquals: { [`aws:ResourceTag/${key}`]: [...values] } };
+      const patterns = compactPatterns(values);
+      const tagged = {
+        [patterns.some(isPattern) ? 'StringLike' : 'StringEquals']: { [`aws:ResourceTag/${key}`]: patterns },
+      };
       Grant.addToPrincipal({
         grantee: fn,
         actions: INSTANCE_ACTIONS,
@@ -154,18 +160,19 @@ export class ComputeFailover extends Construct implements CapabilityResources {
         conditions: { ...tagged, ...quarantineOnly },
       });
     }
+    const groupNameArns = compactPatterns(autoScalingGroups).map((name) =>
+      stack.formatArn({
+        service: 'autoscaling',
+        resource: 'autoScalingGroup',
+        resourceName: `*:autoScalingGroupName/${name}`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    );
     if (autoScalingGroups.length > 0) {
       Grant.addToPrincipal({
         grantee: fn,
         actions: ['autoscaling:SetDesiredCapacity'],
-        resourceArns: autoScalingGroups.map((name) =>
-          stack.formatArn({
-            service: 'autoscaling',
-            resource: 'autoScalingGroup',
-            resourceName: `*:autoScalingGroupName/${name}`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ),
+        resourceArns: groupNameArns,
       });
     }
     // No resource-level permissions exist for these reads: IAM accepts only Resource "*".
@@ -189,13 +196,16 @@ export class ComputeFailover extends Construct implements CapabilityResources {
           'Servers selected by tag are resolved at run time; every statement on instance/* is narrowed by an aws:ResourceTag condition to the configured selector tags, and tagging further to the understudy:quarantined key.',
       });
     }
-    for (const name of autoScalingGroups) {
-      Validations.of(fn.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}]`,
-        reason:
-          'An Auto Scaling group ARN contains a generated id that changes if the group is recreated; the group name pins the configured group.',
-      });
-    }
+    acknowledgeCollapsed(
+      fn.role,
+      groupNameArns,
+      'An Auto Scaling group ARN contains a generated id that changes if the group is recreated; the group name pins the configured group (beyond a short list, the shared prefix of the configured names).',
+    );
+    acknowledgeCollapsed(
+      fn.role,
+      [...groupArns, ...namedArns],
+      'More target groups or servers are configured than a grant lists: they are granted as the shortest shared prefixes of their ARNs, which cover every configured one and, at most, others whose names or ids begin the same way.',
+    );
   }
 }
 

@@ -6,6 +6,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { CapabilityInfra, CapabilityResources } from '../../../infra/capability-infra';
 import type { ControlFunction } from '../../../infra/control-function';
+import { acknowledgeCollapsed, compactPatterns } from '../../../infra/limits';
 import { resourceEventFunction } from '../../../infra/resource-events';
 import { grantRecordUpserts, recordScopes } from '../../../infra/route53-grants';
 import type { Config } from '../../config/schema';
@@ -61,7 +62,8 @@ const scopeOf = (db: DatabaseConfig, home: string): Scoped => {
  */
 export class DatabaseFailover extends Construct implements CapabilityResources {
   readonly eventHandler: ControlFunction;
-  readonly eventRule: Rule;
+  /** One or more: as many as keep each event pattern within EventBridge's size limit. */
+  readonly eventRules: readonly Rule[];
   readonly engineFunctions: readonly ControlFunction[];
   readonly otherFunctions: readonly ControlFunction[] = [];
   readonly lagAlarms: readonly Alarm[];
@@ -73,11 +75,14 @@ export class DatabaseFailover extends Construct implements CapabilityResources {
     const databases = databasesOf(props.config);
     const events = databaseModule.events;
     if (!events) throw new Error('the database module declares its RDS events');
-    const { handler, rule } = resourceEventFunction(this, {
+    const { handler, rules } = resourceEventFunction(this, {
       config: props.config,
       capability: 'database',
       events,
-      detail: { SourceIdentifier: [...new Set(databases.flatMap(databaseIdentifiers))].sort() },
+      oneOf: {
+        field: 'SourceIdentifier',
+        values: [...new Set(databases.flatMap(databaseIdentifiers))].sort(),
+      },
       description: 'reconciles the database capability when RDS reports a change',
       // The schedule is the safety net; an event older than one tick has been superseded.
       retryAttempts: 0,
@@ -85,7 +90,7 @@ export class DatabaseFailover extends Construct implements CapabilityResources {
       maxEventAge: Duration.minutes(2),
     });
     this.eventHandler = handler;
-    this.eventRule = rule;
+    this.eventRules = rules;
     this.engineFunctions = [handler];
 
     this.lagAlarms = databases.flatMap((db, i) =>
@@ -117,14 +122,21 @@ export class DatabaseFailover extends Construct implements CapabilityResources {
     const home = this.config.controlPlane.region;
     const databases = databasesOf(this.config);
     const scopes = databases.map((db) => scopeOf(db, home));
-    const instanceArns = scopes.flatMap((s) =>
-      s.instances.map((i) => `arn:${partition}:rds:${i.region}:${account}:db:${i.id}`),
+    // Region and identifier are collapsed together (infra/limits.ts) once the list is long; the
+    // partition stays a reference.
+    const arnsOf = (suffixes: string[]) =>
+      compactPatterns(suffixes).map((suffix) => `arn:${partition}:rds:${suffix}`);
+    const instanceArns = arnsOf(
+      scopes.flatMap((s) => s.instances.map((i) => `${i.region}:${account}:db:${i.id}`)),
     );
-    const clusterArns = scopes.flatMap((s) =>
-      s.clusters.map((c) => `arn:${partition}:rds:${c.region}:${account}:cluster:${c.id}`),
+    const clusterArns = arnsOf(
+      scopes.flatMap((s) => s.clusters.map((c) => `${c.region}:${account}:cluster:${c.id}`)),
     );
-    const globalArns = scopes.flatMap((s) =>
-      s.globals.map((g) => `arn:${partition}:rds::${account}:global-cluster:${g}`),
+    const globalArns = arnsOf(scopes.flatMap((s) => s.globals.map((g) => `:${account}:global-cluster:${g}`)));
+    acknowledgeCollapsed(
+      fn.role,
+      [...instanceArns, ...clusterArns, ...globalArns],
+      'More databases are configured than a grant lists: their ARNs are granted as the shortest shared prefixes of their Region and identifier, which cover every configured instance or cluster and, at most, others whose names begin the same way.',
     );
 
     if (instanceArns.length > 0) {
