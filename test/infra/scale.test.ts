@@ -70,14 +70,21 @@ describe(`cdk synth of ${SERVICES} services`, () => {
   let large: Synthesized;
   let small: Synthesized;
 
-  beforeAll(() => {
+  // Each synth blocks the worker while it runs; a turn of the event loop between the steps lets the
+  // worker answer vitest, which otherwise fails a busy run with `Timeout calling "onTaskUpdate"`.
+  const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  beforeAll(async () => {
     // Prepare
     config = scaleConfig({ services: SERVICES });
+    await breathe();
     const one = scaleConfig({ services: 1 });
 
     // Act: with the cdk-nag gate, as `cdk synth`: an unacknowledged finding or an E2BIG would throw
-    large = synthesize(config, { bundle: true });
     small = synthesize(one, { bundle: true });
+    await breathe();
+    large = synthesize(config, { bundle: true });
+    await breathe();
   });
   afterAll(() => {
     large?.cleanup();
