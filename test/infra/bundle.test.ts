@@ -27,6 +27,7 @@ const CLIENT_MARKERS = {
   SES: '"SimpleEmailService"',
   CloudWatch: '"GraniteServiceVersion20100801"',
   'Secrets Manager': '"secretsmanager"',
+  S3: '"AmazonS3"',
 };
 
 describe('the bundled function code', () => {
