@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock';
 import type { Log } from '../core/log';
 import type { Site, TransitionRequest } from '../core/types';
 import type { ClientKit } from '../runtime/client-kit';
+import type { RunScope } from '../runtime/run-scope';
 import type { Capability } from './capability';
 
 /**
@@ -121,6 +122,12 @@ export interface CapabilityContext {
   readonly changeVerify: { readonly verifyAttempts: number; readonly verifyIntervalMs: number };
   /** Tuning a test or the drill passes to one capability, keyed by capability name. */
   readonly tuning?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The current run's shared reads (functions/runtime/run-scope.ts): Route 53 record sets read once
+   * per hosted zone, shared by every service and capability. A function, because this context lives
+   * as long as the container and a run as long as one invocation.
+   */
+  readonly run: () => RunScope;
 }
 
 /** The sides of a service, for readable loops. */

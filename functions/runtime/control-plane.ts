@@ -12,6 +12,7 @@ import { Reporter } from '../engine/reporter';
 import { type Notifier, slackWebhookNotifier } from '../notify/slack';
 import { DynamoStateStore } from '../state/store';
 import type { ClientKit } from './client-kit';
+import { newRunScope } from './zone-records';
 
 /**
  * The Slack webhook URL from Secrets Manager, cached for five minutes by whoever holds the returned
@@ -153,6 +154,8 @@ export const createControlPlane = (options: ControlPlaneOptions): ControlPlane =
     newId,
   );
   const notifier = options.notifier ?? slackNotifier(config, clients, log, options.slackWebhookSecret);
+  // This control plane is one run: its capabilities share one scope of reads.
+  const run = newRunScope(clients);
   return {
     config,
     modules,
@@ -171,6 +174,7 @@ export const createControlPlane = (options: ControlPlaneOptions): ControlPlane =
         newId,
         changeVerify: options.changeVerify ?? { verifyAttempts: 10, verifyIntervalMs: 3_000 },
         tuning: options.tuning,
+        run: () => run,
       }),
   };
 };

@@ -13,6 +13,8 @@ import type { ControlPlane } from '../engine/engine';
 import type { Notifier } from '../notify/slack';
 import { type ClientKit, createClientKit } from './client-kit';
 import { capabilitySource, cloudWatchAlarmStates, createControlPlane, slackNotifier } from './control-plane';
+import type { RunScope } from './run-scope';
+import { newRunScope } from './zone-records';
 
 const lambdaEnvironment = z.object({
   AWS_REGION: z.string().min(1),
@@ -32,6 +34,8 @@ interface Container {
 }
 
 let container: Container | undefined;
+/** The current invocation's shared reads; Lambda runs one invocation at a time per container. */
+let run: RunScope | undefined;
 
 /** Validates environment and config once per container; everything else is created on first use. */
 const initialise = (): Container => {
@@ -50,6 +54,10 @@ const initialise = (): Container => {
       log: logger,
       newId: randomUUID,
       changeVerify: { verifyAttempts: 10, verifyIntervalMs: 3_000 },
+      run: () => {
+        run ??= newRunScope(clients);
+        return run;
+      },
     }),
     capability: env.UNDERSTUDY_CAPABILITY,
   };
@@ -81,6 +89,8 @@ export const DEADLINE_MARGIN_MS = 15_000;
 /** A fresh control plane per invocation (its own Reporter and deadline), on the container's clients. */
 export const lambdaControlPlane = (remainingMs?: () => number): ControlPlane => {
   const { config, clients, notifier, capabilities } = initialise();
+  // Each invocation reads Route 53 afresh: nothing read in one run is believed in the next.
+  run = newRunScope(clients);
   const remaining = remainingMs?.();
   return createControlPlane({
     config,

@@ -1,9 +1,10 @@
 /**
  * Module init of each Lambda bundle, measured as Lambda pays it at a cold start: the CPU time of
  * loading the handler module (`await import(bundle)`, or `require` for a CommonJS bundle, as the
- * Node.js runtime does) in a fresh Node.js process, median of interleaved runs, side by side with a
- * reference bundle that holds one bundled Route 53 client (`new Route53Client({})`) built with the
- * same options. The budget (npm run bench): each function <= 2.0x the reference.
+ * Node.js runtime does) in a fresh Node.js process, side by side with a reference bundle that holds
+ * one bundled Route 53 client (`new Route53Client({})`) built with the same options: the median over
+ * interleaved rounds of each function's time over the reference's loaded just before it. The budget
+ * (npm run bench): each function <= 2.0x the reference.
  *
  * Run alone (`npx tsx test/bench/init-time.ts [runs]`) it compares the ways to build the functions
  * the choice in infra/bundling.ts was made from: SDK bundled or taken from the runtime, ESM or
@@ -144,6 +145,12 @@ export interface InitSample {
   readonly cpuMs: number;
   /** Resident set size right after loading, in MiB. */
   readonly rssMiB: number;
+  /**
+   * Then loading every other chunk of the bundle too (what the function's first invocations may
+   * load lazily, its clients' code but not their construction): CPU time from the start, and RSS.
+   */
+  readonly allCpuMs: number;
+  readonly allRssMiB: number;
 }
 
 /** Loads one bundle in a fresh Node.js process, as the Lambda runtime would, and reports its cost. */
@@ -151,12 +158,19 @@ export const loadOnce = (file: string): InitSample => {
   const load = file.endsWith('.cjs')
     ? `(await import('node:module')).createRequire(import.meta.url)(${JSON.stringify(file)})`
     : `await import(${JSON.stringify(pathToFileURL(file).href)})`;
+  const dir = JSON.stringify(join(file, '..'));
   const script = [
+    "import { readdirSync } from 'node:fs';",
+    "import { join } from 'node:path';",
+    "import { pathToFileURL } from 'node:url';",
     'const t0 = process.cpuUsage();',
     `const m = ${load};`,
     'const u = process.cpuUsage(t0);',
+    'const rss = process.memoryUsage().rss / 1048576;',
     "if (typeof m.handler !== 'function' && m.client === undefined) throw new Error('no handler');",
-    'console.log(JSON.stringify({ cpuMs: (u.user + u.system) / 1000, rssMiB: process.memoryUsage().rss / 1048576 }));',
+    `for (const f of readdirSync(${dir}).filter((f) => f.endsWith('.mjs'))) await import(pathToFileURL(join(${dir}, f)).href);`,
+    'const all = process.cpuUsage(t0);',
+    'console.log(JSON.stringify({ cpuMs: (u.user + u.system) / 1000, rssMiB: rss, allCpuMs: (all.user + all.system) / 1000, allRssMiB: process.memoryUsage().rss / 1048576 }));',
   ].join('\n');
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
     encoding: 'utf8',
@@ -180,26 +194,42 @@ export const median = (xs: readonly number[]): number =>
 export interface InitResult extends Bundle {
   readonly cpuMs: number;
   readonly rssMiB: number;
+  /** With every chunk loaded too (informational: the cost split chunks defer to first use). */
+  readonly allCpuMs: number;
+  readonly allRssMiB: number;
   /** Median CPU time over the reference's median CPU time. */
   readonly ratio: number;
 }
 
 /**
- * Loads every bundle `runs` times, interleaved (one of each, then again), so a busy machine slows
- * every bundle alike; reports each bundle's median against the reference's median.
+ * Loads every bundle `runs` times, interleaved and side by side: each round loads the reference
+ * right before each function, and a function's ratio is the median over rounds of its time over
+ * that adjacent reference's, so a machine that gets busier or quieter during the run slows both
+ * sides of each pair alike. Times reported are medians over all samples.
  */
 export const measureInit = (bundles: readonly Bundle[], runs: number): InitResult[] => {
+  const reference = bundles.find((b) => b.name === REFERENCE);
+  if (!reference) throw new Error('no reference bundle');
   const samples = new Map<string, InitSample[]>(bundles.map((b) => [b.name, []]));
+  const ratios = new Map<string, number[]>(bundles.map((b) => [b.name, []]));
   for (let run = 0; run < runs; run++) {
-    for (const bundle of bundles) samples.get(bundle.name)?.push(loadOnce(bundle.file));
+    for (const bundle of bundles) {
+      if (bundle === reference) continue;
+      const before = loadOnce(reference.file);
+      const sample = loadOnce(bundle.file);
+      samples.get(REFERENCE)?.push(before);
+      samples.get(bundle.name)?.push(sample);
+      ratios.get(bundle.name)?.push(sample.cpuMs / before.cpuMs);
+    }
   }
-  const cpu = (name: string) => median((samples.get(name) ?? []).map((s) => s.cpuMs));
-  const reference = cpu(REFERENCE);
+  const of = (name: string, pick: (s: InitSample) => number) => median((samples.get(name) ?? []).map(pick));
   return bundles.map((bundle) => ({
     ...bundle,
-    cpuMs: cpu(bundle.name),
-    rssMiB: median((samples.get(bundle.name) ?? []).map((s) => s.rssMiB)),
-    ratio: cpu(bundle.name) / reference,
+    cpuMs: of(bundle.name, (s) => s.cpuMs),
+    rssMiB: of(bundle.name, (s) => s.rssMiB),
+    allCpuMs: of(bundle.name, (s) => s.allCpuMs),
+    allRssMiB: of(bundle.name, (s) => s.allRssMiB),
+    ratio: bundle === reference ? 1 : median(ratios.get(bundle.name) ?? []),
   }));
 };
 
@@ -220,7 +250,8 @@ export const formatResults = (results: readonly InitResult[]): string =>
     .map(
       (r) =>
         `  ${r.name.padEnd(40)} ${`${r.cpuMs.toFixed(1)} ms`.padStart(10)} ${`${r.ratio.toFixed(2)}x`.padStart(7)} ` +
-        `${`${r.rssMiB.toFixed(0)} MiB`.padStart(8)}  index ${kB(r.entryBytes)}, all files ${kB(r.totalBytes)}`,
+        `${`${r.rssMiB.toFixed(0)} MiB`.padStart(8)}  index ${kB(r.entryBytes)}, all files ${kB(r.totalBytes)}` +
+        `; every chunk loaded: ${r.allCpuMs.toFixed(0)} ms, ${r.allRssMiB.toFixed(0)} MiB`,
     )
     .join('\n');
 

@@ -214,13 +214,14 @@ describe('the stack for the example shop, DNS only', () => {
     }
   });
 
-  it('allows Resource "*" only for the X-Ray calls, which have no resource-level permissions', () => {
+  it('allows Resource "*" only for calls that have no resource-level permissions: X-Ray, and the health metric', () => {
     for (const fn of handlersOf(synth)) {
       // Act
       const wildcard = statementsOf(synth, fn).filter((s) => s.Resource === '*');
 
       // Assess
       expect(wildcard.flatMap(actionsOf).sort()).toEqual([
+        'cloudwatch:GetMetricData',
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
       ]);

@@ -54,7 +54,7 @@ const route53Sets = (site: Site): { www: ResourceRecordSet[]; api: ResourceRecor
       ResourceRecords: [{ Value: '198.51.100.10' }],
       HealthCheckId: STANDBY_HC,
     },
-    // ListResourceRecordSets starts at the name and goes on: a neighbour the reader must drop.
+    // The zone holds other names too: neighbours the reader must drop.
     { Name: 'xyz.shop.example.com.', Type: 'A', TTL: 300, ResourceRecords: [{ Value: '192.0.2.99' }] },
   ],
   api: [
@@ -70,10 +70,14 @@ const route53Sets = (site: Site): { www: ResourceRecordSet[]; api: ResourceRecor
   ],
 });
 
-const serveFrom = (site: Site) => {
+/** The whole zone, as one page of ListResourceRecordSets. */
+const zoneFrom = (site: Site): ResourceRecordSet[] => {
   const sets = route53Sets(site);
-  r53.on(ListResourceRecordSetsCommand, { StartRecordName: WWW }).resolves({ ResourceRecordSets: sets.www });
-  r53.on(ListResourceRecordSetsCommand, { StartRecordName: API }).resolves({ ResourceRecordSets: sets.api });
+  return [...sets.api, ...sets.www];
+};
+
+const serveFrom = (site: Site) => {
+  r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: zoneFrom(site), IsTruncated: false });
 };
 
 const observations = (...statuses: string[]) => ({
@@ -224,7 +228,7 @@ describe('dnsCapability.execute', () => {
 });
 
 describe('dnsCapability.observe', () => {
-  it('reads each record once and no health check when everything is converged', async () => {
+  it('reads the zone once, every record from it, and no health check when everything is converged', async () => {
     // Prepare
     serveFrom('primary');
     const dns = dnsCapability(new Route53Client({ region: 'us-east-1' }), new FakeClock(), OPTIONS);
@@ -234,8 +238,7 @@ describe('dnsCapability.observe', () => {
 
     // Assess
     expect(r53.commandCalls(ListResourceRecordSetsCommand).map((c) => c.args[0].input)).toEqual([
-      { HostedZoneId: 'Z0EXAMPLE0SHOP', StartRecordName: WWW, StartRecordType: 'A', MaxItems: 20 },
-      { HostedZoneId: 'Z0EXAMPLE0SHOP', StartRecordName: API, StartRecordType: 'CNAME', MaxItems: 20 },
+      { HostedZoneId: 'Z0EXAMPLE0SHOP', MaxItems: 300 },
     ]);
     expect(r53.commandCalls(GetHealthCheckStatusCommand)).toHaveLength(0);
     expect(r53.commandCalls(GetChangeCommand)).toHaveLength(0);
@@ -461,10 +464,7 @@ describe('verifying a slow change across scheduled runs (real DNS capability, Ro
   /** Route 53 whose records follow the last change written, and whose GetChange answers `changeStatus`. */
   const statefulRoute53 = (initial: Site) => {
     const state = { site: initial, changeStatus: 'PENDING' as 'PENDING' | 'INSYNC' };
-    r53.on(ListResourceRecordSetsCommand).callsFake((input: { StartRecordName?: string }) => {
-      const sets = route53Sets(state.site);
-      return { ResourceRecordSets: input.StartRecordName === WWW ? sets.www : sets.api };
-    });
+    r53.on(ListResourceRecordSetsCommand).callsFake(() => ({ ResourceRecordSets: zoneFrom(state.site) }));
     r53.on(GetHealthCheckStatusCommand).resolves(observations('Success: HTTP Status Code 200, OK'));
     r53.on(ChangeResourceRecordSetsCommand).callsFake(() => {
       state.site = 'standby';

@@ -13,7 +13,7 @@ import {
   StopDBInstanceCommand,
   SwitchoverGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
-import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import type { ServiceConfig } from '../../config/schema';
 import type { Clock } from '../../core/clock';
 import { classifyAwsError, SupersededError } from '../../core/errors';
@@ -23,6 +23,8 @@ import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
 import { sdkErrorName } from '../../runtime/client-kit';
 import { changeRecordSets, readChange } from '../../runtime/route53-change';
+import type { ZoneRecords } from '../../runtime/run-scope';
+import { zoneRecordsReader } from '../../runtime/zone-records';
 import type { DatabaseConfig } from './config';
 import {
   type DatabaseAction,
@@ -44,6 +46,11 @@ export interface DatabaseClients {
   rds(region: string): RDSClient;
   cloudwatch(region: string): CloudWatchClient;
   readonly route53: Route53Client;
+  /**
+   * The run's Route 53 record sets, each hosted zone read once per run and shared with every service
+   * and capability in it (functions/runtime/zone-records.ts). Default: one zone read per observe.
+   */
+  readonly zoneRecords?: () => ZoneRecords;
 }
 
 export interface DatabaseCapabilityOptions {
@@ -152,18 +159,9 @@ export const databaseCapability = (
     db: DatabaseConfig,
     status: CapabilityStatus | undefined,
   ): Promise<EndpointView> => {
-    const out = await call('Route 53 ListResourceRecordSets', () =>
-      clients.route53.send(
-        new ListResourceRecordSetsCommand({
-          HostedZoneId: db.endpoint.hostedZoneId,
-          StartRecordName: db.endpoint.name,
-          StartRecordType: 'CNAME',
-          MaxItems: 1,
-        }),
-      ),
-    );
-    const set = (out.ResourceRecordSets ?? []).find(
-      (s) => normalizeTarget(s.Name ?? '') === db.endpoint.name && s.Type === 'CNAME',
+    const records = clients.zoneRecords?.() ?? zoneRecordsReader(async () => clients.route53);
+    const [set] = await call('Route 53 ListResourceRecordSets', () =>
+      records.find(db.endpoint.hostedZoneId, db.endpoint.name, 'CNAME'),
     );
     const value = set?.ResourceRecords?.[0]?.Value;
     const changeId = status?.pending?.[PENDING.change];
@@ -271,7 +269,7 @@ export const databaseCapability = (
 
   const upsertEndpoint = async (action: UpsertEndpointAction): Promise<ActionResult> => {
     const p = action.params;
-    const { changeId, status } = await changeRecordSets(
+    const write = changeRecordSets(
       clients.route53,
       clock,
       {
@@ -292,6 +290,8 @@ export const databaseCapability = (
       // A fence is not waited for: the promotion that follows takes minutes, and the repoint is verified.
       action.step === 'fence' ? false : options,
     );
+    // Later reads of this run must see the write, even one that failed half-way.
+    const { changeId, status } = await write.finally(() => clients.zoneRecords?.().forget(p.HostedZoneId));
     if (action.step === 'fence') {
       return {
         verified: false,
@@ -398,12 +398,20 @@ export const databaseCapability = (
 };
 
 /** The database capability on the container's clients; loaded only when a function reconciles databases. */
-export const createDatabaseCapability = ({ config, clients, clock, log, changeVerify }: CapabilityContext) =>
+export const createDatabaseCapability = ({
+  config,
+  clients,
+  clock,
+  log,
+  changeVerify,
+  run,
+}: CapabilityContext) =>
   databaseCapability(
     {
       rds: (region) => clients.client(RDSClient, region),
       cloudwatch: (region) => clients.client(CloudWatchClient, region),
       route53: clients.client(Route53Client),
+      zoneRecords: () => run().zoneRecords,
     },
     clock,
     log,

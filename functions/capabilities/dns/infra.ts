@@ -50,7 +50,7 @@ export const dnsInfra: CapabilityInfra = {
     return {
       engineFunctions: [],
       otherFunctions: [],
-      /** The read, change and verify calls of functions/capabilities/dns/route53.ts. */
+      /** The read, change and verify calls of functions/capabilities/dns/route53.ts and health.ts. */
       grantReconcile: (fn: IFunction) => {
         grantRecordUpserts(fn, zones);
         if (healthCheckIds.length === 0) return;
@@ -59,6 +59,9 @@ export const dnsInfra: CapabilityInfra = {
         const ids = healthCheckIds.length > MAX_LISTED ? ['*'] : healthCheckIds;
         const resourceArns = ids.map((id) => `arn:${partition}:route53:::healthcheck/${id}`);
         Grant.addToPrincipal({ grantee: fn, actions: ['route53:GetHealthCheckStatus'], resourceArns });
+        // Health is read in batches from the HealthCheckStatus metric (in us-east-1) first;
+        // GetMetricData supports no resource-level permissions.
+        Grant.addToPrincipal({ grantee: fn, actions: ['cloudwatch:GetMetricData'], resourceArns: ['*'] });
         acknowledgeCollapsed(
           fn.role,
           resourceArns,

@@ -1,10 +1,5 @@
-import {
-  GetHealthCheckStatusCommand,
-  ListResourceRecordSetsCommand,
-  type ResourceRecordSet,
-  Route53Client,
-  type RRType,
-} from '@aws-sdk/client-route-53';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { Route53Client, type RRType } from '@aws-sdk/client-route-53';
 import type { ServiceConfig } from '../../config/schema';
 import type { Clock } from '../../core/clock';
 import { classifyAwsError } from '../../core/errors';
@@ -12,16 +7,20 @@ import type { CapabilityStatus, Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
 import { changeRecordSets, readChange } from '../../runtime/route53-change';
+import type { ListedRecordSet, RunScope } from '../../runtime/run-scope';
+import { canonicalName, zoneRecordsReader } from '../../runtime/zone-records';
+import { HEALTH_METRIC_REGION, type HealthReader, healthReader } from './health';
 import {
   type ChangeRecordSetsAction,
   type DnsObserved,
   divergedRecords,
-  type HealthCheckVerdict,
   healthChecksToVerify,
   planDns,
   type RecordSet,
   recordKey,
 } from './planner';
+
+export { healthFromObservations } from './health';
 
 export interface DnsCapabilityOptions {
   /** How long one run waits for Route 53 to report INSYNC before leaving it to the next run. */
@@ -29,14 +28,22 @@ export interface DnsCapabilityOptions {
   readonly verifyIntervalMs: number;
 }
 
-const normalizeName = (name: string) => (name.endsWith('.') ? name : `${name}.`).toLowerCase();
+/** What the DNS capability reads through, beyond its Route 53 client. */
+export interface DnsReads {
+  /**
+   * The run's shared reads: each hosted zone read once per run, for every service in it.
+   * Default: a scope of one observe (one read per zone per service).
+   */
+  readonly run?: () => Pick<RunScope, 'zoneRecords' | 'shared'>;
+  /**
+   * CloudWatch in us-east-1, for the `AWS/Route53 HealthCheckStatus` metric read in batches.
+   * Default: none; every health check is asked directly (GetHealthCheckStatus).
+   */
+  readonly cloudwatch?: CloudWatchClient;
+}
 
-/** Route 53 escapes some characters (e.g. `*` as \052) in names it returns. */
-const unescapeName = (name: string) =>
-  name.replace(/\\(\d{3})/g, (_m, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
-
-const fromRoute53 = (set: ResourceRecordSet): RecordSet => ({
-  name: normalizeName(unescapeName(set.Name ?? '')),
+const fromRoute53 = (set: ListedRecordSet): RecordSet => ({
+  name: canonicalName(set.Name ?? ''),
   type: set.Type ?? '',
   setIdentifier: set.SetIdentifier,
   weight: set.Weight,
@@ -44,7 +51,7 @@ const fromRoute53 = (set: ResourceRecordSet): RecordSet => ({
   values: set.ResourceRecords?.map((r) => r.Value ?? ''),
   aliasTarget: set.AliasTarget
     ? {
-        dnsName: normalizeName(set.AliasTarget.DNSName ?? ''),
+        dnsName: canonicalName(set.AliasTarget.DNSName ?? ''),
         hostedZoneId: set.AliasTarget.HostedZoneId ?? '',
         evaluateTargetHealth: set.AliasTarget.EvaluateTargetHealth ?? false,
       }
@@ -52,27 +59,21 @@ const fromRoute53 = (set: ResourceRecordSet): RecordSet => ({
   healthCheckId: set.HealthCheckId,
 });
 
-/**
- * Route 53 reports one observation per health checker; it treats the endpoint as healthy when more
- * than 18% of checkers do. We use the same rule so our gate agrees with Route 53's own failover.
- */
-export const healthFromObservations = (statuses: readonly (string | undefined)[]): HealthCheckVerdict => {
-  if (statuses.length === 0) return { healthy: false, detail: 'no health checker has reported yet' };
-  const ok = statuses.filter((s) => s?.startsWith('Success')).length;
-  const healthy = ok / statuses.length > 0.18;
-  const sample = statuses.find((s) => (healthy ? s?.startsWith('Success') : !s?.startsWith('Success')));
-  return {
-    healthy,
-    detail: `${ok}/${statuses.length} checkers report success${sample ? `; e.g. "${sample}"` : ''}`,
-  };
-};
-
 /** The DNS capability: Route 53 reads and writes around the pure planner. */
 export const dnsCapability = (
   route53: Route53Client,
   clock: Clock,
   options: DnsCapabilityOptions = { verifyAttempts: 10, verifyIntervalMs: 3_000 },
+  reads: DnsReads = {},
 ): Capability<DnsObserved, ChangeRecordSetsAction> => {
+  const newHealthReader = () => healthReader(route53, reads.cloudwatch, clock);
+  /** The run's scope, or one of its own for this observe. */
+  const scope = (): Pick<RunScope, 'zoneRecords' | 'shared'> =>
+    reads.run?.() ?? {
+      zoneRecords: zoneRecordsReader(async () => route53),
+      shared: (_key, create) => create(),
+    };
+
   const call = async <T>(operation: string, send: () => Promise<T>): Promise<T> => {
     try {
       return await send();
@@ -81,40 +82,23 @@ export const dnsCapability = (
     }
   };
 
-  const readRecords = async (service: ServiceConfig): Promise<Record<string, RecordSet[]>> => {
+  /** Every configured record's sets, from one read of the service's zone (shared by the run). */
+  const readRecords = async (
+    service: ServiceConfig,
+    run: Pick<RunScope, 'zoneRecords'>,
+  ): Promise<Record<string, RecordSet[]>> => {
     const dns = service.dns;
     if (!dns) return {};
-    const records: Record<string, RecordSet[]> = {};
-    // Sequential on purpose: Route 53 allows 5 requests per second per account, shared with everyone.
-    for (const record of dns.records) {
-      const out = await call('ListResourceRecordSets', () =>
-        route53.send(
-          new ListResourceRecordSetsCommand({
-            HostedZoneId: dns.hostedZoneId,
-            StartRecordName: record.name,
-            StartRecordType: record.type,
-            MaxItems: 20,
-          }),
+    const found = await Promise.all(
+      dns.records.map((record) =>
+        call('ListResourceRecordSets', () =>
+          run.zoneRecords.find(dns.hostedZoneId, record.name, record.type),
         ),
-      );
-      records[recordKey(record)] = (out.ResourceRecordSets ?? [])
-        .map(fromRoute53)
-        .filter((set) => set.name === record.name && set.type === record.type);
-    }
-    return records;
-  };
-
-  const readHealth = async (ids: readonly string[]): Promise<Record<string, HealthCheckVerdict>> => {
-    const health: Record<string, HealthCheckVerdict> = {};
-    for (const id of ids) {
-      const out = await call('GetHealthCheckStatus', () =>
-        route53.send(new GetHealthCheckStatusCommand({ HealthCheckId: id })),
-      );
-      health[id] = healthFromObservations(
-        (out.HealthCheckObservations ?? []).map((o) => o.StatusReport?.Status),
-      );
-    }
-    return health;
+      ),
+    );
+    return Object.fromEntries(
+      dns.records.map((record, i) => [recordKey(record), (found[i] ?? []).map(fromRoute53)]),
+    );
   };
 
   const readChangeOf = (id: string) => call('GetChange', () => readChange(route53, id));
@@ -127,11 +111,15 @@ export const dnsCapability = (
       target: Site,
       status: CapabilityStatus | undefined,
     ): Promise<DnsObserved> {
-      const records = await readRecords(service);
-      // Health is read only when traffic would move: an idle, converged run costs one read per record.
+      const run = scope();
+      const records = await readRecords(service, run);
+      // Health is read only when traffic would move (an idle, converged run reads no health), in
+      // batches shared by the run.
       const health =
         divergedRecords(service, target, records).length > 0
-          ? await readHealth(healthChecksToVerify(service, target, records))
+          ? await run
+              .shared<HealthReader>('dns.health', newHealthReader)
+              .read(healthChecksToVerify(service, target, records))
           : {};
       const changeId = status?.pending?.changeId;
       const pendingChange = changeId ? { id: changeId, status: await readChangeOf(changeId) } : undefined;
@@ -141,7 +129,7 @@ export const dnsCapability = (
     plan: planDns,
 
     async execute(action: ChangeRecordSetsAction): Promise<ActionResult> {
-      const { changeId, status } = await call('ChangeResourceRecordSets', () =>
+      const write = call('ChangeResourceRecordSets', () =>
         changeRecordSets(
           route53,
           clock,
@@ -161,6 +149,10 @@ export const dnsCapability = (
           options,
         ),
       );
+      // Later reads of this run must see the write, even one that failed half-way.
+      const { changeId, status } = await write.finally(() =>
+        reads.run?.().zoneRecords.forget(action.params.HostedZoneId),
+      );
       const changes = action.params.ChangeBatch.Changes.length;
       return status === 'INSYNC'
         ? { verified: true, detail: `${changes} record set(s) written; change ${changeId} is INSYNC` }
@@ -174,5 +166,8 @@ export const dnsCapability = (
 };
 
 /** The DNS capability on the container's clients; loaded only when a function reconciles DNS. */
-export const createDnsCapability = ({ clients, clock, changeVerify }: CapabilityContext) =>
-  dnsCapability(clients.client(Route53Client), clock, changeVerify);
+export const createDnsCapability = ({ clients, clock, changeVerify, run }: CapabilityContext) =>
+  dnsCapability(clients.client(Route53Client), clock, changeVerify, {
+    run,
+    cloudwatch: clients.client(CloudWatchClient, HEALTH_METRIC_REGION),
+  });

@@ -1,0 +1,85 @@
+import type { ResourceRecordSet, Route53Client } from '@aws-sdk/client-route-53';
+import type { ClientKit } from './client-kit';
+import type { RunScope, ZoneRecords } from './run-scope';
+
+/** The most ListResourceRecordSets returns in one page. */
+export const ZONE_PAGE_SIZE = 300;
+
+/** A record name as we compare names: lowercase, one trailing dot, Route 53's octal escapes undone. */
+export const canonicalName = (name: string): string => {
+  const unescaped = name.replace(/\\(\d{3})/g, (_m, octal: string) =>
+    String.fromCharCode(Number.parseInt(octal, 8)),
+  );
+  return (unescaped.endsWith('.') ? unescaped : `${unescaped}.`).toLowerCase();
+};
+
+/**
+ * A run's zone reader. The Route 53 client is asked for (and its code loaded) only when a zone is
+ * first read, so a function that never reads records never loads Route 53.
+ */
+export const zoneRecordsReader = (route53: () => Promise<Route53Client>): ZoneRecords => {
+  const zones = new Map<string, Promise<readonly ResourceRecordSet[]>>();
+
+  const readZone = async (hostedZoneId: string): Promise<readonly ResourceRecordSet[]> => {
+    const [client, { ListResourceRecordSetsCommand }] = await Promise.all([
+      route53(),
+      import('@aws-sdk/client-route-53'),
+    ]);
+    const sets: ResourceRecordSet[] = [];
+    let start: { name?: string; type?: string; identifier?: string } = {};
+    for (;;) {
+      const page = await client.send(
+        new ListResourceRecordSetsCommand({
+          HostedZoneId: hostedZoneId,
+          MaxItems: ZONE_PAGE_SIZE,
+          ...(start.name !== undefined && { StartRecordName: start.name }),
+          ...(start.type !== undefined && { StartRecordType: start.type as never }),
+          ...(start.identifier !== undefined && { StartRecordIdentifier: start.identifier }),
+        }),
+      );
+      sets.push(...(page.ResourceRecordSets ?? []));
+      if (!page.IsTruncated || page.NextRecordName === undefined) return sets;
+      start = { name: page.NextRecordName, type: page.NextRecordType, identifier: page.NextRecordIdentifier };
+    }
+  };
+
+  const recordSets = (hostedZoneId: string) => {
+    let read = zones.get(hostedZoneId);
+    if (!read) {
+      read = readZone(hostedZoneId);
+      // A failed read is tried again by the next caller, not remembered.
+      read.catch(() => {
+        if (zones.get(hostedZoneId) === read) zones.delete(hostedZoneId);
+      });
+      zones.set(hostedZoneId, read);
+    }
+    return read;
+  };
+
+  return {
+    recordSets,
+    async find(hostedZoneId, name, type) {
+      const wanted = canonicalName(name);
+      return (await recordSets(hostedZoneId)).filter(
+        (set) => set.Type === type && canonicalName(set.Name ?? '') === wanted,
+      );
+    },
+    forget(hostedZoneId) {
+      zones.delete(hostedZoneId);
+    },
+  };
+};
+
+/** A new run's scope on a container's clients (functions/runtime/run-scope.ts). */
+export const newRunScope = (clients: ClientKit): RunScope => {
+  const values = new Map<string, unknown>();
+  return {
+    zoneRecords: zoneRecordsReader(async () =>
+      clients.client((await import('@aws-sdk/client-route-53')).Route53Client),
+    ),
+    shared<T>(key: string, create: () => T): T {
+      if (!values.has(key)) values.set(key, create());
+      return values.get(key) as T;
+    },
+  };
+};
