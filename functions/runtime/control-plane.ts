@@ -75,6 +75,8 @@ export interface ControlPlaneOptions {
   /** Capabilities already created (a container's), shared across invocations. */
   readonly capabilities?: CapabilitySource;
   readonly deadline?: Date | undefined;
+  /** Who runs (the function's name, `cli`): names the holder of a service's lease. */
+  readonly runName?: string | undefined;
 }
 
 /**
@@ -163,6 +165,8 @@ export const createControlPlane = (options: ControlPlaneOptions): ControlPlane =
     clock,
     log,
     deadline: options.deadline,
+    newId,
+    runName: options.runName,
     reporter: new Reporter(store, notifier, log),
     capability:
       options.capabilities ??

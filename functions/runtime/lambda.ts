@@ -99,5 +99,6 @@ export const lambdaControlPlane = (remainingMs?: () => number): ControlPlane => 
     notifier,
     capabilities,
     deadline: remaining === undefined ? undefined : new Date(Date.now() + remaining - DEADLINE_MARGIN_MS),
+    runName: process.env.AWS_LAMBDA_FUNCTION_NAME,
   });
 };
