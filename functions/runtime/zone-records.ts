@@ -17,13 +17,23 @@ export const canonicalName = (name: string): string => {
  * A run's zone reader. The Route 53 client is asked for (and its code loaded) only when a zone is
  * first read, so a function that never reads records never loads Route 53.
  */
+let route53Sdk: Promise<typeof import('@aws-sdk/client-route-53')> | undefined;
+/**
+ * Route 53's SDK module, imported once per container: a resolved import then costs a microtask, not
+ * a module-cache lookup per zone read (and the model walk stays deterministic).
+ */
+export const loadRoute53Sdk = () => {
+  route53Sdk ??= import('@aws-sdk/client-route-53');
+  return route53Sdk;
+};
+
 export const zoneRecordsReader = (route53: () => Promise<Route53Client>): ZoneRecords => {
   const zones = new Map<string, Promise<readonly ResourceRecordSet[]>>();
 
   const readZone = async (hostedZoneId: string): Promise<readonly ResourceRecordSet[]> => {
     const [client, { ListResourceRecordSetsCommand }] = await Promise.all([
       route53(),
-      import('@aws-sdk/client-route-53'),
+      loadRoute53Sdk(),
     ]);
     const sets: ResourceRecordSet[] = [];
     let start: { name?: string; type?: string; identifier?: string } = {};
@@ -75,7 +85,7 @@ export const newRunScope = (clients: ClientKit): RunScope => {
   const values = new Map<string, unknown>();
   return {
     zoneRecords: zoneRecordsReader(async () =>
-      clients.client((await import('@aws-sdk/client-route-53')).Route53Client),
+      clients.client((await loadRoute53Sdk()).Route53Client),
     ),
     shared<T>(key: string, create: () => T): T {
       if (!values.has(key)) values.set(key, create());

@@ -301,11 +301,7 @@ export class SimAws {
           String(input.SourceDBInstanceIdentifier),
         );
       case 'GetMetricData':
-        return {
-          MetricDataResults: [
-            { Id: 'lag', Timestamps: [new Date(this.now - 30_000)], Values: [this.lagSeconds] },
-          ],
-        };
+        return { MetricDataResults: this.metricData(input) };
       case 'DescribeInstances':
         return this.describeInstances(input);
       case 'StartInstances':
@@ -351,13 +347,54 @@ export class SimAws {
 
   // ---- Route 53 -------------------------------------------------------------------------------------
 
+  /** Route 53's paging: record sets in name-then-type order, from the given start, MaxItems at a time. */
   private listRecords(input: Record<string, unknown>) {
     const zone = String(input.HostedZoneId);
-    const name = String(input.StartRecordName).toLowerCase().replace(/\.?$/, '.');
-    const sets = [...this.records.entries()]
-      .filter(([key, r]) => key.startsWith(`${zone} `) && r.Name === name && r.Type === input.StartRecordType)
-      .map(([, r]) => structuredClone(r));
-    return { ResourceRecordSets: sets };
+    const key = (r: SimRecord) => `${r.Name} ${r.Type} ${r.SetIdentifier ?? ''}`;
+    const all = [...this.records.entries()]
+      .filter(([k]) => k.startsWith(`${zone} `))
+      .map(([, r]) => r)
+      .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    const startName =
+      input.StartRecordName === undefined
+        ? undefined
+        : String(input.StartRecordName).toLowerCase().replace(/\.?$/, '.');
+    const start =
+      startName === undefined
+        ? ''
+        : `${startName} ${input.StartRecordType ?? ''} ${input.StartRecordIdentifier ?? ''}`;
+    const from = all.filter((r) => key(r) >= start);
+    const max = Number(input.MaxItems ?? 300);
+    const page = from.slice(0, max);
+    const next = from[max];
+    return {
+      ResourceRecordSets: page.map((r) => structuredClone(r)),
+      IsTruncated: next !== undefined,
+      ...(next && {
+        NextRecordName: next.Name,
+        NextRecordType: next.Type,
+        NextRecordIdentifier: next.SetIdentifier,
+      }),
+    };
+  }
+
+  /** Replica lag, and Route 53's HealthCheckStatus metric as the batched health reader asks for it. */
+  private metricData(input: Record<string, unknown>) {
+    const queries = (input.MetricDataQueries ?? []) as {
+      Id: string;
+      MetricStat?: { Metric?: { MetricName?: string; Dimensions?: { Name: string; Value: string }[] } };
+    }[];
+    return queries.map((q) => {
+      const metric = q.MetricStat?.Metric;
+      if (metric?.MetricName === 'HealthCheckStatus') {
+        const id = metric.Dimensions?.find((d) => d.Name === 'HealthCheckId')?.Value ?? '';
+        const check = this.health.get(id);
+        const view = this.caller();
+        if (check && view) view.healthSeen.set(id, check.version);
+        return { Id: q.Id, Timestamps: [new Date(this.now)], Values: [check?.healthy ? 1 : 0] };
+      }
+      return { Id: q.Id, Timestamps: [new Date(this.now - 30_000)], Values: [this.lagSeconds] };
+    });
   }
 
   private healthStatus(id: string) {

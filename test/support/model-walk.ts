@@ -34,6 +34,7 @@ import { requestTransition } from '../../functions/engine/transition';
 import type { Notifier } from '../../functions/notify/slack';
 import type { ClientKit } from '../../functions/runtime/client-kit';
 import { capabilitySource } from '../../functions/runtime/control-plane';
+import { loadRoute53Sdk, newRunScope } from '../../functions/runtime/zone-records';
 import type { AuditEntry } from '../../functions/state/store';
 import { handleAlarmEvent } from '../../functions/trigger/handle-alarm';
 import { FakeStore, type StoreOp } from '../unit/fixtures';
@@ -249,10 +250,13 @@ export const walk = async (seed: number, steps: number): Promise<WalkReport> => 
     log: silentLog,
     newId: () => `id-${++idSeq}`,
     changeVerify: { verifyAttempts: 2, verifyIntervalMs: 0 },
+    // Interleaved invocations share no reads: each asks Route 53 afresh, the strictest case.
+    run: () => newRunScope(kit),
   });
   // Created before the walk: a module's first import resolves on real I/O, which no step may wait for.
   const created = new Map<CapabilityName, Capability | undefined>();
   for (const name of ['dns', 'database', 'compute'] as const) created.set(name, await others(name));
+  await loadRoute53Sdk();
   created.set('mail', mail as unknown as Capability);
   const capability = (name: CapabilityName): Promise<Capability | undefined> =>
     Promise.resolve(created.get(name));
