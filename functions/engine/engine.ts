@@ -430,6 +430,12 @@ export interface ServiceReconcileOptions {
   /** The service as the caller read it (saves a read); `recordReadAt`: when, just before the read. */
   readonly record?: ServiceRecord;
   readonly recordReadAt?: Date | undefined;
+  /**
+   * The lease taken together with the transition that produced `record` (writeTransitionLeased), and
+   * the assessments made from that record beside the write: nobody held the service between the read
+   * and the lease, so they stand and nothing is read or taken again.
+   */
+  readonly leased?: { readonly lease: Lease; readonly assessed: ReadonlyMap<CapabilityName, Assessment> };
 }
 
 /** The report for a capability that needs nothing written (or a deferred one when it does). */
@@ -481,32 +487,40 @@ export const reconcileService = async (
       capabilities.map((c) => reconcileCapability(cp, service, record, c, { dryRun: true })),
     );
   }
-  const assessed = new Map(
-    await Promise.all(
-      capabilities.map(async (c) => [c, await assessCapability(cp, service, record, c)] as const),
-    ),
-  );
-  if (![...assessed].some(([c, a]) => needsWrite(record, c, a))) {
+  const assessed =
+    options.leased?.assessed ??
+    new Map(
+      await Promise.all(
+        capabilities.map(async (c) => [c, await assessCapability(cp, service, record, c)] as const),
+      ),
+    );
+  if (!options.leased && ![...assessed].some(([c, a]) => needsWrite(record, c, a))) {
     return [...assessed].map(([c, a]) => restingReport(record, service, c, a, undefined));
   }
 
   const all = capabilitiesOf(service, cp.modules);
-  const leased = await withServiceLease(cp, service, async (lease, round) => {
-    const own = round.index === 0 && !round.wanted;
-    // The plans made before taking the lease stand only if nobody held the service since the read.
-    const unchanged = own && leaseUntouchedSince(record, readAt, lease);
-    const current = unchanged ? record : await cp.store.readService(service.name);
-    const scope = own ? capabilities : all;
-    return Promise.all(
-      scope.map((c) =>
-        reconcileCapability(cp, service, current, c, {
-          dryRun: false,
-          lease,
-          assessment: unchanged ? assessed.get(c) : undefined,
-        }),
-      ),
-    );
-  });
+  const leased = await withServiceLease(
+    cp,
+    service,
+    async (lease, round) => {
+      const own = round.index === 0 && !round.wanted;
+      // The plans made before taking the lease stand only if nobody held the service since the read.
+      const unchanged =
+        own && (options.leased?.lease.token === lease.token || leaseUntouchedSince(record, readAt, lease));
+      const current = unchanged ? record : await cp.store.readService(service.name);
+      const scope = own ? capabilities : all;
+      return Promise.all(
+        scope.map((c) =>
+          reconcileCapability(cp, service, current, c, {
+            dryRun: false,
+            lease,
+            assessment: unchanged ? assessed.get(c) : undefined,
+          }),
+        ),
+      );
+    },
+    options.leased?.lease,
+  );
   if (leased.kind === 'busy') {
     const holder = leased.holder;
     const busy =

@@ -41,7 +41,9 @@ export type Leased<T> =
   | { readonly kind: 'held'; readonly results: readonly T[]; readonly lease: Lease }
   | { readonly kind: 'busy'; readonly holder: LeaseHolder | undefined };
 
-const ownerId = (cp: LeaseControlPlane) => `${cp.runName ?? 'run'}/${(cp.newId ?? randomUUID)()}`;
+/** A new owner name for one run's lease: the function (or command) that runs, and a unique id. */
+export const leaseOwner = (cp: Pick<ControlPlane, 'newId' | 'runName'>) =>
+  `${cp.runName ?? 'run'}/${(cp.newId ?? randomUUID)()}`;
 
 const pastDeadline = (cp: LeaseControlPlane) =>
   cp.deadline !== undefined && cp.clock.now().getTime() >= cp.deadline.getTime();
@@ -54,9 +56,14 @@ export const withServiceLease = async <T>(
   cp: LeaseControlPlane,
   service: ServiceConfig,
   work: (lease: Lease, round: LeaseRound) => Promise<T>,
+  /** A lease this run already took (with its transition, `writeTransitionLeased`): not taken again. */
+  taken?: Lease,
 ): Promise<Leased<T>> => {
-  const owner = ownerId(cp);
-  let grant: { readonly lease: Lease; readonly wanted: boolean } | undefined;
+  const owner = taken?.owner ?? leaseOwner(cp);
+  let grant: { readonly lease: Lease; readonly wanted: boolean } | undefined = taken && {
+    lease: taken,
+    wanted: false,
+  };
   let holder: LeaseHolder | undefined;
   // Taken, or the holder asked; a lease freed between the two is tried again (a few times at most).
   for (let attempt = 0; attempt < 3 && grant === undefined; attempt++) {

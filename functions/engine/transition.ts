@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { type CapabilityName, capabilitiesOf, type ServiceConfig } from '../config/schema';
 import type { DesiredState, TransitionRequest } from '../core/types';
 import { decideIntent } from '../state/intent';
-import { type CapabilityReport, type ControlPlane, reconcileService } from './engine';
+import type { Lease, LeasedTransition, ServiceRecord } from '../state/store';
+import {
+  type Assessment,
+  assessCapability,
+  type CapabilityReport,
+  type ControlPlane,
+  reconcileService,
+} from './engine';
+import { LEASE_MS, leaseOwner } from './lease';
 
 export type TransitionOutcome =
   | {
@@ -97,7 +105,8 @@ export const requestTransition = async (
       return { kind: 'cooldown', epoch: record.desired.epoch, reason: decision.reason };
     }
     const next = stamped(decision.next, decision.changed, request.observedAt ?? now.toISOString(), requestId);
-    if (!(await writeOwn(cp, record.desired.epoch, next))) continue;
+    const written = await writeIntent(cp, service, record, readAt, next, decision.changed);
+    if (written.kind === 'lost') continue;
 
     cp.reporter.report({
       ...base,
@@ -110,6 +119,7 @@ export const requestTransition = async (
     const reports = await reconcileService(cp, service, decision.changed, {
       record: { ...record, desired: next },
       recordReadAt: readAt,
+      ...(written.kind === 'leased' && { leased: written }),
     });
     return { kind: 'transitioned', epoch: next.epoch, changed: decision.changed, reports };
   }
@@ -131,6 +141,82 @@ const stamped = (
     if (intent) capabilities[c] = { ...intent, evidenceAt };
   }
   return { ...next, capabilities, requestId };
+};
+
+type WrittenIntent =
+  | { readonly kind: 'lost' }
+  | { readonly kind: 'written' }
+  | {
+      readonly kind: 'leased';
+      readonly lease: Lease;
+      readonly assessed: ReadonlyMap<CapabilityName, Assessment>;
+    };
+
+/**
+ * Writes the intent. When the service's lease was free at the read, it is taken in the same
+ * transaction, and the changed capabilities are observed and planned beside that write (reads only,
+ * dropped if the write loses): the first action then waits for one round trip after the read, not for
+ * a write, a lease and the observations one after another. Otherwise (held, or asked for), the
+ * transition is written alone and the holder is asked for a round as before.
+ */
+const writeIntent = async (
+  cp: ControlPlane,
+  service: ServiceConfig,
+  record: ServiceRecord,
+  readAt: Date,
+  next: DesiredState,
+  changed: readonly CapabilityName[],
+): Promise<WrittenIntent> => {
+  const alone = async (): Promise<WrittenIntent> =>
+    (await writeOwn(cp, record.desired.epoch, next)) ? { kind: 'written' } : { kind: 'lost' };
+  const seen = record.lease;
+  const free = seen === undefined || seen.until <= readAt.getTime();
+  if (!free || service.mode === 'dry-run') return alone();
+  const owner = leaseOwner(cp);
+  const nextRecord: ServiceRecord = { ...record, desired: next };
+  const [outcome, assessed] = await Promise.all([
+    writeLeased(cp, record, next, owner),
+    Promise.all(
+      changed.map(async (c) => [c, await assessCapability(cp, service, nextRecord, c)] as const),
+    ).then((entries) => new Map(entries)),
+  ]);
+  if (outcome.kind === 'stale') return { kind: 'lost' };
+  if (outcome.kind === 'busy') return alone();
+  if (outcome.kind === 'written') return { kind: 'written' };
+  return { kind: 'leased', lease: outcome.lease, assessed };
+};
+
+/**
+ * The transaction of intent and lease. When its answer never came (after the SDK's retries, which
+ * reuse its idempotency token), the state is read back: this request's id there means the intent
+ * landed, and this owner on the lease that the lease did too.
+ */
+const writeLeased = async (
+  cp: ControlPlane,
+  record: ServiceRecord,
+  next: DesiredState,
+  owner: string,
+): Promise<LeasedTransition | { readonly kind: 'written' }> => {
+  try {
+    return await cp.store.writeTransitionLeased(record.desired.epoch, next, {
+      owner,
+      seen: record.lease,
+      now: cp.clock.now(),
+      durationMs: LEASE_MS,
+    });
+  } catch (error) {
+    const after = await cp.store.readService(next.service);
+    if (after.desired.requestId !== next.requestId || after.desired.epoch !== next.epoch) throw error;
+    cp.log.info("the transition answered with an error, but the state is this request's: acting on it", {
+      service: next.service,
+      epoch: next.epoch,
+      error: String(error),
+    });
+    const held = after.lease;
+    return held?.owner === owner
+      ? { kind: 'leased', lease: { service: next.service, owner, token: held.token } }
+      : { kind: 'written' };
+  }
 };
 
 /**

@@ -23,6 +23,7 @@ import { newRunScope } from './zone-records';
 export const webhookFromSecret = (clients: ClientKit, secretId: string | undefined) => {
   if (!secretId) return async () => undefined;
   let provider: Promise<{ get(id: string, options: { maxAge: number }): Promise<unknown> }> | undefined;
+  let reading: Promise<unknown> | undefined;
   const load = async () => {
     const [{ SecretsProvider }, { SecretsManagerClient }] = await Promise.all([
       import('@aws-lambda-powertools/parameters/secrets'),
@@ -38,7 +39,14 @@ export const webhookFromSecret = (clients: ClientKit, secretId: string | undefin
         provider = undefined;
       });
     }
-    const value = await (await provider).get(secretId, { maxAge: 300 });
+    // Messages posted side by side wait for one read: the cache only knows a value once it arrived.
+    const loaded = provider;
+    reading ??= loaded
+      .then((p) => p.get(secretId, { maxAge: 300 }))
+      .finally(() => {
+        reading = undefined;
+      });
+    const value = await reading;
     return typeof value === 'string' && /^https?:\/\//.test(value) ? value : undefined;
   };
 };

@@ -4,6 +4,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { CapabilityName } from '../config/schema';
@@ -68,6 +69,24 @@ export interface Fence {
   readonly lease?: LeaseHolder | undefined;
 }
 
+/** What a transition written together with the service's lease came to (`writeTransitionLeased`). */
+export type LeasedTransition =
+  /** Both written: the intent is stored and this run holds the lease, with the next token. */
+  | { readonly kind: 'leased'; readonly lease: Lease }
+  /** Nothing written: the epoch moved on since the read (another trigger won). */
+  | { readonly kind: 'stale' }
+  /** Nothing written: the lease is held, or changed since the read. Write the transition alone. */
+  | { readonly kind: 'busy' };
+
+/** Who asks for a lease together with a transition, and the lease as the caller read it. */
+export interface LeaseRequest {
+  readonly owner: string;
+  /** The lease item in the caller's read (undefined: never taken); its token must be unchanged. */
+  readonly seen: LeaseHolder | undefined;
+  readonly now: Date;
+  readonly durationMs: number;
+}
+
 export type LeaseRelease =
   | { readonly kind: 'released' }
   /** Not released: another run asked for the service meanwhile; this run keeps it (renewed) for them. */
@@ -92,6 +111,16 @@ export interface StateStore {
    * True also when the stored state is this very write (same `requestId`): its response was lost.
    */
   writeTransition(expectedEpoch: number, next: DesiredState): Promise<boolean>;
+  /**
+   * A transition and the service's lease in one transaction, so that acting on an alarm costs one
+   * conditional write: the desired state if the epoch is still `expectedEpoch`, the lease if it is as
+   * the caller read it (same token, nobody asked for it) and free or expired then. All or nothing.
+   */
+  writeTransitionLeased(
+    expectedEpoch: number,
+    next: DesiredState,
+    lease: LeaseRequest,
+  ): Promise<LeasedTransition>;
   /**
    * Writes a status unless a newer one is stored (a later epoch, or the same epoch from a later lease
    * token): statuses never regress. False when refused; that is not an error.
@@ -217,6 +246,70 @@ export class DynamoStateStore implements StateStore {
         ),
       );
       return out.Item?.requestId === next.requestId && out.Item?.epoch === next.epoch;
+    }
+  }
+
+  async writeTransitionLeased(
+    expectedEpoch: number,
+    next: DesiredState,
+    request: LeaseRequest,
+  ): Promise<LeasedTransition> {
+    const { owner, seen, now, durationMs } = request;
+    const pk = servicePk(next.service);
+    const token = (seen?.token ?? 0) + 1;
+    try {
+      // The SDK sends an idempotency token with the transaction and reuses it on retry: a retry of a
+      // transaction that committed (its answer lost) succeeds again instead of failing its condition.
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk, sk: STATE_SK, ...boundedDesired(next) },
+                ConditionExpression:
+                  expectedEpoch === 0 ? 'attribute_not_exists(pk) OR epoch = :expected' : 'epoch = :expected',
+                ExpressionAttributeValues: { ':expected': expectedEpoch },
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { pk, sk: LEASE_SK },
+                UpdateExpression:
+                  'SET #owner = :owner, leaseUntil = :until, acquiredAt = :at, leaseToken = :token',
+                // Exactly as read (so nobody held it since), free or expired now, and nobody waiting for it.
+                ConditionExpression:
+                  seen === undefined
+                    ? 'attribute_not_exists(pk)'
+                    : 'leaseToken = :seen AND leaseUntil = :seenUntil AND leaseUntil <= :now AND ' +
+                      'attribute_not_exists(wanted)',
+                ExpressionAttributeNames: { '#owner': 'owner' },
+                ExpressionAttributeValues: {
+                  ':owner': owner,
+                  ':until': now.getTime() + durationMs,
+                  ':at': now.toISOString(),
+                  ':token': token,
+                  ...(seen !== undefined && {
+                    ':seen': seen.token,
+                    ':seenUntil': seen.until,
+                    ':now': now.getTime(),
+                  }),
+                },
+              },
+            },
+          ],
+        }),
+      );
+      return { kind: 'leased', lease: { service: next.service, owner, token } };
+    } catch (error) {
+      if (sdkErrorName(error) !== 'TransactionCanceledException') {
+        throw classifyAwsError('DynamoDB TransactWriteItems (transition and lease)', error);
+      }
+      // The client kit wraps SDK errors (classified, with the SDK's error as the cause).
+      const sdkError = (error as { cause?: unknown }).cause ?? error;
+      const reasons = (sdkError as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+      return reasons[0]?.Code === 'ConditionalCheckFailed' ? { kind: 'stale' } : { kind: 'busy' };
     }
   }
 

@@ -289,7 +289,7 @@ describe('reconcileAll with automatic failback', () => {
     expect(state).toMatchObject({ epoch: 2, requestedBy: AUTO_FAILBACK_SOURCE });
     expect(state?.capabilities.dns?.active).toBe('primary');
     expect(capability.serving).toBe('primary');
-    expect(store.count('writeTransition')).toBe(1);
+    expect(store.intentWrites()).toBe(1);
     expect(reports).toEqual([expect.objectContaining({ capability: 'dns', epoch: 2, phase: 'converged' })]);
     const decision = store.audit.find((e) => e.kind === 'decision');
     expect(decision).toMatchObject({ source: AUTO_FAILBACK_SOURCE, epoch: 2 });
@@ -314,7 +314,7 @@ describe('reconcileAll with automatic failback', () => {
     await cp.reporter.flush();
     expect(calls).toHaveLength(1);
     expect(store.desired.get('shop')?.epoch).toBe(1);
-    expect(store.count('writeTransition')).toBe(0);
+    expect(store.intentWrites()).toBe(0);
     expect(cp.recordingLog.at('info').some((l) => l.message === 'automatic failback not yet')).toBe(true);
   });
 
@@ -348,7 +348,7 @@ describe('reconcileAll with automatic failback', () => {
     const { cp, reader, store } = setup();
     store.seed(onStandby({ changedAt: '2026-11-22T09:50:00.000Z' }));
     await reconcileAll(cp, { alarmStates: reader });
-    expect(store.count('writeTransition')).toBe(0);
+    expect(store.intentWrites()).toBe(0);
     expect(store.audit.filter((e) => e.kind === 'refused')).toEqual([]);
   });
 });

@@ -485,9 +485,7 @@ describe('main: plan', () => {
     expect(h.out()).toContain('dns: fake:Move because the standby should serve');
     expect(h.out()).toContain('to carry it out: npx --no-install understudyctl failover shop');
     expect(h.capability.executed).toEqual([]);
-    expect(
-      h.store.count('writeTransition') + h.store.count('writeStatus') + h.store.count('appendAudit'),
-    ).toBe(0);
+    expect(h.store.intentWrites() + h.store.count('writeStatus') + h.store.count('appendAudit')).toBe(0);
   });
 
   it('defaults --to to the primary when the capabilities are on the standby', async () => {
@@ -606,7 +604,7 @@ describe('main: failover and failback', () => {
 
     h.capability.verifyImmediately = true;
     expect(await h.run('failover', 'shop', '--yes')).toBe(0);
-    expect(h.store.count('writeTransition')).toBe(0);
+    expect(h.store.intentWrites()).toBe(0);
   });
 });
 
@@ -706,7 +704,7 @@ describe('main: errors', () => {
 
 describe('main: commands that change things ask first', () => {
   const writes = (h: Harness) =>
-    h.store.count('writeTransition') + h.store.count('writeStatus') + h.store.count('appendAudit');
+    h.store.intentWrites() + h.store.count('writeStatus') + h.store.count('appendAudit');
 
   it('without a terminal and without --yes: refuses, says to pass --yes, changes nothing (exit 2)', async () => {
     const h = harness();

@@ -484,7 +484,7 @@ describe('requestTransition', () => {
 
     // Assess
     expect(outcome.kind).toBe('cooldown');
-    expect(store.count('writeTransition')).toBe(0);
+    expect(store.intentWrites()).toBe(0);
     expect(store.desired.get('shop')?.epoch).toBe(2);
     expect(capability?.executed).toEqual([]);
     expect(notifier.sent.map((e) => e.kind)).toEqual(['refused']);
@@ -550,7 +550,7 @@ describe('handleAlarmEvent', () => {
     expect(outcomes).toHaveLength(1);
     const [outcome] = outcomes as [AlarmOutcome];
     expect(outcome.kind).toBe('planned');
-    expect(store.count('writeTransition')).toBe(0);
+    expect(store.intentWrites()).toBe(0);
     expect(store.count('writeStatus')).toBe(0);
     expect(capability?.executed).toEqual([]);
     expect(capability?.planned).toEqual([{ target: 'standby', epoch: 1 }]);
@@ -569,7 +569,7 @@ describe('handleAlarmEvent', () => {
 
     // Assess
     expect(outcomes.map((o) => o.kind)).toEqual(['planned']);
-    expect(store.count('writeTransition')).toBe(0);
+    expect(store.intentWrites()).toBe(0);
     expect(capability?.executed).toEqual([]);
     expect(notifier.sent.map((e) => e.kind)).toEqual(['plan']);
     expect(notifier.sent[0]?.message).toContain(
@@ -596,7 +596,7 @@ describe('handleAlarmEvent', () => {
         reason: expect.stringContaining('npx --no-install understudyctl failback shop'),
       }),
     ]);
-    expect(store.count('writeTransition')).toBe(0);
+    expect(store.intentWrites()).toBe(0);
     expect(store.desired.get('shop')?.epoch).toBe(3);
     expect(capability?.executed).toEqual([]);
     expect(notifier.sent.map((e) => [e.kind, e.epoch])).toEqual([['held', 3]]);
@@ -617,7 +617,7 @@ describe('handleAlarmEvent', () => {
     expect(outcomes.map((o) => o.kind)).toEqual(['ignored']);
     expect(kinds(store)).toEqual(['ignored']);
     expect(notifier.sent).toEqual([]);
-    expect(store.count('writeTransition')).toBe(0);
+    expect(store.intentWrites()).toBe(0);
   });
 
   it('ignores a malformed event without touching the state', async () => {

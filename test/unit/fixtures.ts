@@ -22,8 +22,10 @@ import type {
   AuditEntry,
   Fence,
   Lease,
+  LeasedTransition,
   LeaseHolder,
   LeaseRelease,
+  LeaseRequest,
   ServiceRecord,
   StateStore,
 } from '../../functions/state/store';
@@ -146,6 +148,7 @@ export type StoreOp =
   | 'readService'
   | 'readEpoch'
   | 'writeTransition'
+  | 'writeTransitionLeased'
   | 'writeStatus'
   | 'appendAudit'
   | 'readAudit'
@@ -200,6 +203,11 @@ export class FakeStore implements StateStore {
     return this.ops.filter((o) => o === op).length;
   }
 
+  /** Desired-state writes, alone or together with the lease. */
+  intentWrites(): number {
+    return this.count('writeTransition') + this.count('writeTransitionLeased');
+  }
+
   resetOps(): void {
     this.ops.length = 0;
   }
@@ -249,6 +257,38 @@ export class FakeStore implements StateStore {
     }
     this.desired.set(next.service, structuredClone(next));
     return this.leave('writeTransition', true);
+  }
+
+  async writeTransitionLeased(
+    expectedEpoch: number,
+    next: DesiredState,
+    request: LeaseRequest,
+  ): Promise<LeasedTransition> {
+    await this.enter('writeTransitionLeased');
+    // Both conditions, then both writes, in one synchronous step: DynamoDB's transaction.
+    const stored = this.desired.get(next.service);
+    if ((stored?.epoch ?? 0) !== expectedEpoch) return this.leave('writeTransitionLeased', { kind: 'stale' });
+    const item = this.leases.get(next.service);
+    const asSeen =
+      request.seen === undefined
+        ? item === undefined
+        : item !== undefined &&
+          item.token === request.seen.token &&
+          item.until === request.seen.until &&
+          item.until <= request.now.getTime() &&
+          item.wanted === undefined;
+    if (!asSeen) return this.leave('writeTransitionLeased', { kind: 'busy' });
+    const token = (request.seen?.token ?? 0) + 1;
+    this.desired.set(next.service, structuredClone(next));
+    this.leases.set(next.service, {
+      owner: request.owner,
+      token,
+      until: request.now.getTime() + request.durationMs,
+    });
+    return this.leave('writeTransitionLeased', {
+      kind: 'leased',
+      lease: { service: next.service, owner: request.owner, token },
+    });
   }
 
   async writeStatus(service: string, status: CapabilityStatus): Promise<boolean> {

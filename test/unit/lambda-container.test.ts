@@ -75,4 +75,19 @@ describe('a Lambda container', () => {
     expect(posted).toHaveLength(3);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
+
+  it('reads the Slack secret once for messages posted side by side', async () => {
+    // Prepare: one container's webhook source, no read made yet
+    secrets.resetHistory();
+    const { webhookFromSecret } = await import('../../functions/runtime/control-plane');
+    const { createClientKit } = await import('../../functions/runtime/client-kit');
+    const webhook = webhookFromSecret(createClientKit({ region: 'eu-west-2' }), 'slack');
+
+    // Act: three messages at once (a decision, an action, a result of the same invocation)
+    const urls = await Promise.all([webhook(), webhook(), webhook()]);
+
+    // Assess
+    expect(urls).toEqual(Array(3).fill('https://hooks.slack.com/services/T000/B000/XXXX'));
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
 });

@@ -59,6 +59,10 @@ const fromRoute53 = (set: ListedRecordSet): RecordSet => ({
   healthCheckId: set.HealthCheckId,
 });
 
+/** The verdicts of the given checks only: the planner sees what it asked for. */
+const pick = <T>(all: Readonly<Record<string, T>>, ids: readonly string[]): Record<string, T> =>
+  Object.fromEntries(ids.flatMap((id) => (all[id] === undefined ? [] : [[id, all[id]]])));
+
 /** The DNS capability: Route 53 reads and writes around the pure planner. */
 export const dnsCapability = (
   route53: Route53Client,
@@ -112,18 +116,27 @@ export const dnsCapability = (
       status: CapabilityStatus | undefined,
     ): Promise<DnsObserved> {
       const run = scope();
+      const health = () => run.shared<HealthReader>('dns.health', newHealthReader);
+      // A move just asked for (the last status was for the other side): the target's health is read
+      // beside the records, not after them, so the alarm path waits one round trip instead of two.
+      const moving = status?.active !== undefined && status.active !== target;
+      const configured = (service.dns?.records ?? []).flatMap((r) => r[target].healthCheckId ?? []);
+      const early = moving && configured.length > 0 ? health().read(configured) : undefined;
+      early?.catch(() => undefined); // read again below if needed; never an unhandled rejection
       const records = await readRecords(service, run);
       // Health is read only when traffic would move (an idle, converged run reads no health), in
       // batches shared by the run.
-      const health =
-        divergedRecords(service, target, records).length > 0
-          ? await run
-              .shared<HealthReader>('dns.health', newHealthReader)
-              .read(healthChecksToVerify(service, target, records))
-          : {};
+      const needed = divergedRecords(service, target, records).length > 0;
+      const wanted = needed ? healthChecksToVerify(service, target, records) : [];
+      const verdicts =
+        wanted.length === 0
+          ? {}
+          : early && wanted.every((id) => configured.includes(id))
+            ? pick(await early, wanted)
+            : await health().read(wanted);
       const changeId = status?.pending?.changeId;
       const pendingChange = changeId ? { id: changeId, status: await readChangeOf(changeId) } : undefined;
-      return { records, health, pendingChange };
+      return { records, health: verdicts, pendingChange };
     },
 
     plan: planDns,

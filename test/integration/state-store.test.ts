@@ -1,0 +1,131 @@
+import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { type DesiredState, initialDesiredState } from '../../functions/core/types';
+import { type AwsClients, createStateTable, localAwsClients } from '../../functions/drill/local-aws';
+import { DynamoStateStore } from '../../functions/state/store';
+
+/**
+ * The intent and the lease in one DynamoDB transaction (the alarm path's only conditional write),
+ * against the emulator's TransactWriteItems: all or nothing, and which condition failed.
+ */
+
+const endpoint = inject('motoEndpoint');
+const TABLE = 'understudy-store-test';
+const LEASE_MS = 90_000;
+
+let clients: AwsClients;
+let store: DynamoStateStore;
+let ids = 0;
+
+const failover = (epoch: number, requestId = `request-${epoch}`): DesiredState => ({
+  ...initialDesiredState('shop'),
+  epoch,
+  capabilities: { dns: { active: 'standby', epoch, changedAt: '2026-12-01T08:00:00.000Z' } },
+  requestedBy: 'alarm:shop-primary-unhealthy',
+  requestedAt: '2026-12-01T08:00:00.000Z',
+  reason: 'primary unhealthy',
+  requestId,
+});
+
+beforeEach(async () => {
+  clients = localAwsClients(endpoint);
+  await createStateTable(clients.dynamodb, TABLE);
+  store = new DynamoStateStore(clients.dynamodb, TABLE, 30, () => `id-${++ids}`);
+});
+
+describe('a transition written with the service lease', () => {
+  it('writes both when the lease was never taken, with token 1', async () => {
+    // Act
+    const now = new Date();
+    const outcome = await store.writeTransitionLeased(0, failover(1), {
+      owner: 'alarm/a',
+      seen: undefined,
+      now,
+      durationMs: LEASE_MS,
+    });
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'leased', lease: { service: 'shop', owner: 'alarm/a', token: 1 } });
+    const record = await store.readService('shop');
+    expect(record.desired.epoch).toBe(1);
+    expect(record.lease).toEqual({ owner: 'alarm/a', token: 1, until: now.getTime() + LEASE_MS });
+  });
+
+  it('takes a released lease with the next token, and a later holder fences the first out', async () => {
+    // Prepare: a lease taken and released by a scheduled run
+    const grant = await store.acquireLease('shop', 'reconcile/r', new Date(Date.now() - 1_000), LEASE_MS);
+    if (!grant) throw new Error('the lease was not taken');
+    await store.releaseLease(grant.lease, new Date());
+    const { lease: seen } = await store.readService('shop');
+
+    // Act
+    const outcome = await store.writeTransitionLeased(0, failover(1), {
+      owner: 'alarm/a',
+      seen,
+      now: new Date(),
+      durationMs: LEASE_MS,
+    });
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'leased', lease: { service: 'shop', owner: 'alarm/a', token: 2 } });
+    expect(await store.renewLease(grant.lease, new Date(), LEASE_MS)).toBeUndefined();
+  });
+
+  it('writes nothing when the epoch moved on since the read (stale)', async () => {
+    // Prepare: another trigger's transition landed after this run's read
+    await store.writeTransition(0, failover(1, 'other'));
+
+    // Act
+    const outcome = await store.writeTransitionLeased(0, failover(1), {
+      owner: 'alarm/a',
+      seen: undefined,
+      now: new Date(),
+      durationMs: LEASE_MS,
+    });
+
+    // Assess: neither the intent nor the lease
+    expect(outcome).toEqual({ kind: 'stale' });
+    const record = await store.readService('shop');
+    expect(record.desired.requestId).toBe('other');
+    expect(record.lease).toBeUndefined();
+  });
+
+  it('writes nothing when the lease was taken since the read (busy), not even the intent', async () => {
+    // Prepare: the read saw no lease; a scheduled run took it meanwhile
+    await store.acquireLease('shop', 'reconcile/r', new Date(), LEASE_MS);
+
+    // Act
+    const outcome = await store.writeTransitionLeased(0, failover(1), {
+      owner: 'alarm/a',
+      seen: undefined,
+      now: new Date(),
+      durationMs: LEASE_MS,
+    });
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'busy' });
+    const record = await store.readService('shop');
+    expect(record.desired.epoch).toBe(0);
+    expect(record.lease?.owner).toBe('reconcile/r');
+  });
+
+  it('leaves a free lease that someone asked for to the normal path (busy)', async () => {
+    // Prepare: a holder that gave the lease up unconditionally while a run had asked for it
+    const grant = await store.acquireLease('shop', 'reconcile/r', new Date(), LEASE_MS);
+    if (!grant) throw new Error('the lease was not taken');
+    await store.markLeaseWanted('shop', 'resource-event/e', new Date());
+    await store.releaseLease(grant.lease, new Date());
+    const { lease: seen } = await store.readService('shop');
+
+    // Act
+    const outcome = await store.writeTransitionLeased(0, failover(1), {
+      owner: 'alarm/a',
+      seen,
+      now: new Date(),
+      durationMs: LEASE_MS,
+    });
+
+    // Assess: the request stays recorded for whoever takes the lease next
+    expect(outcome).toEqual({ kind: 'busy' });
+    expect((await store.acquireLease('shop', 'alarm/a', new Date(), LEASE_MS))?.wanted).toBe(true);
+  });
+});
