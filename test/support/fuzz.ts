@@ -199,7 +199,13 @@ export const withRecordingControlPlane = async <R>(
   return {
     result,
     calls: counts.observe + counts.plan + counts.execute,
-    writes: store.count('writeTransition') + store.count('writeStatus') + store.count('appendAudit'),
+    writes:
+      store.intentWrites() +
+      store.count('writeStatus') +
+      store.count('appendAudit') +
+      store.count('acquireLease') +
+      store.count('markLeaseWanted') +
+      store.count('claimNotice'),
     notified: notifier.sent.length,
   };
 };
