@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { type DesiredState, initialDesiredState } from '../../functions/core/types';
 import { type AwsClients, createStateTable, localAwsClients } from '../../functions/drill/local-aws';
-import { DynamoStateStore } from '../../functions/state/store';
+import { DynamoStateStore, type LeaseHolder } from '../../functions/state/store';
 
 /**
  * The intent and the lease in one DynamoDB transaction (the alarm path's only conditional write),
@@ -26,6 +26,10 @@ const failover = (epoch: number, requestId = `request-${epoch}`): DesiredState =
   requestId,
 });
 
+/** The alarm path's write: intent at epoch 1 and the lease, as seen by the caller's read. */
+const transitionWithLease = (seen: LeaseHolder | undefined, now = new Date()) =>
+  store.writeTransitionLeased(0, failover(1), { owner: 'alarm/a', seen, now, durationMs: LEASE_MS });
+
 beforeEach(async () => {
   clients = localAwsClients(endpoint);
   await createStateTable(clients.dynamodb, TABLE);
@@ -36,12 +40,7 @@ describe('a transition written with the service lease', () => {
   it('writes both when the lease was never taken, with token 1', async () => {
     // Act
     const now = new Date();
-    const outcome = await store.writeTransitionLeased(0, failover(1), {
-      owner: 'alarm/a',
-      seen: undefined,
-      now,
-      durationMs: LEASE_MS,
-    });
+    const outcome = await transitionWithLease(undefined, now);
 
     // Assess
     expect(outcome).toEqual({ kind: 'leased', lease: { service: 'shop', owner: 'alarm/a', token: 1 } });
@@ -58,12 +57,7 @@ describe('a transition written with the service lease', () => {
     const { lease: seen } = await store.readService('shop');
 
     // Act
-    const outcome = await store.writeTransitionLeased(0, failover(1), {
-      owner: 'alarm/a',
-      seen,
-      now: new Date(),
-      durationMs: LEASE_MS,
-    });
+    const outcome = await transitionWithLease(seen);
 
     // Assess
     expect(outcome).toEqual({ kind: 'leased', lease: { service: 'shop', owner: 'alarm/a', token: 2 } });
@@ -75,12 +69,7 @@ describe('a transition written with the service lease', () => {
     await store.writeTransition(0, failover(1, 'other'));
 
     // Act
-    const outcome = await store.writeTransitionLeased(0, failover(1), {
-      owner: 'alarm/a',
-      seen: undefined,
-      now: new Date(),
-      durationMs: LEASE_MS,
-    });
+    const outcome = await transitionWithLease(undefined);
 
     // Assess: neither the intent nor the lease
     expect(outcome).toEqual({ kind: 'stale' });
@@ -94,12 +83,7 @@ describe('a transition written with the service lease', () => {
     await store.acquireLease('shop', 'reconcile/r', new Date(), LEASE_MS);
 
     // Act
-    const outcome = await store.writeTransitionLeased(0, failover(1), {
-      owner: 'alarm/a',
-      seen: undefined,
-      now: new Date(),
-      durationMs: LEASE_MS,
-    });
+    const outcome = await transitionWithLease(undefined);
 
     // Assess
     expect(outcome).toEqual({ kind: 'busy' });
@@ -117,12 +101,7 @@ describe('a transition written with the service lease', () => {
     const { lease: seen } = await store.readService('shop');
 
     // Act
-    const outcome = await store.writeTransitionLeased(0, failover(1), {
-      owner: 'alarm/a',
-      seen,
-      now: new Date(),
-      durationMs: LEASE_MS,
-    });
+    const outcome = await transitionWithLease(seen);
 
     // Assess: the request stays recorded for whoever takes the lease next
     expect(outcome).toEqual({ kind: 'busy' });
