@@ -1,6 +1,12 @@
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { Route53Client, type RRType } from '@aws-sdk/client-route-53';
-import type { ServiceConfig } from '../../config/schema';
+import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  type HealthCheck,
+  ListHealthChecksCommand,
+  ListTagsForResourcesCommand,
+  Route53Client,
+  type RRType,
+} from '@aws-sdk/client-route-53';
+import type { Config, ServiceConfig } from '../../config/schema';
 import type { Clock } from '../../core/clock';
 import { classifyAwsError } from '../../core/errors';
 import type { CapabilityStatus, Site } from '../../core/types';
@@ -11,14 +17,28 @@ import type { ListedRecordSet, RunScope } from '../../runtime/run-scope';
 import { canonicalName, zoneRecordsReader } from '../../runtime/zone-records';
 import { HEALTH_METRIC_REGION, type HealthReader, healthReader } from './health';
 import {
-  type ChangeRecordSetsAction,
+  type DnsAction,
   type DnsObserved,
   divergedRecords,
   healthChecksToVerify,
+  type PublishSwitchAction,
   planDns,
   type RecordSet,
   recordKey,
+  SWITCH_PUBLISHED,
+  type SwitchObserved,
+  switchChecksToVerify,
+  switchedRecordsToWrite,
+  switchNeedsFlip,
 } from './planner';
+import {
+  SWITCH_TAG,
+  switchAlarmName,
+  switchedRecordsOf,
+  switchedSiteChecksOf,
+  switchNamespace,
+  switchTagValue,
+} from './switch';
 
 export { healthFromObservations } from './health';
 
@@ -40,7 +60,18 @@ export interface DnsReads {
    * Default: none; every health check is asked directly (GetHealthCheckStatus).
    */
   readonly cloudwatch?: CloudWatchClient;
+  /**
+   * For `routing: 'switched'` records: the config (the switch's names derive from the stack name) and
+   * CloudWatch in the control plane's own Region, where the switch is read and flipped.
+   */
+  readonly switches?: {
+    readonly config: Pick<Config, 'controlPlane'>;
+    readonly cloudwatch: CloudWatchClient;
+  };
 }
+
+/** ListTagsForResources takes at most 10 ids per call. */
+const TAG_IDS_PER_CALL = 10;
 
 const fromRoute53 = (set: ListedRecordSet): RecordSet => ({
   name: canonicalName(set.Name ?? ''),
@@ -65,7 +96,7 @@ export const dnsCapability = (
   clock: Clock,
   options: DnsCapabilityOptions = { verifyAttempts: 10, verifyIntervalMs: 3_000 },
   reads: DnsReads = {},
-): Capability<DnsObserved, ChangeRecordSetsAction> => {
+): Capability<DnsObserved, DnsAction> => {
   const newHealthReader = () => healthReader(route53, reads.cloudwatch, clock);
   /** The run's scope, or one of its own for this observe. */
   const scope = (): Pick<RunScope, 'zoneRecords' | 'shared'> =>
@@ -103,6 +134,134 @@ export const dnsCapability = (
 
   const readChangeOf = (id: string) => call('GetChange', () => readChange(route53, id));
 
+  /** The switch's position from its alarm (in the control plane's Region); never throws. */
+  const readSwitch = async (service: ServiceConfig): Promise<SwitchObserved> => {
+    const config = reads.switches?.config ?? {
+      controlPlane: { stackName: 'understudy' } as Config['controlPlane'],
+    };
+    const names = { namespace: switchNamespace(config), alarmName: switchAlarmName(config, service) };
+    if (!reads.switches) {
+      return {
+        ...names,
+        state: 'unreadable',
+        detail: 'this control plane has no CloudWatch client for switches',
+      };
+    }
+    try {
+      const out = await reads.switches.cloudwatch.send(
+        new DescribeAlarmsCommand({ AlarmNames: [names.alarmName] }),
+      );
+      const alarm = out.MetricAlarms?.find((a) => a.AlarmName === names.alarmName);
+      if (!alarm)
+        return { ...names, state: 'missing', detail: `the switch alarm ${names.alarmName} does not exist` };
+      const at = alarm.StateUpdatedTimestamp
+        ? ` since ${new Date(alarm.StateUpdatedTimestamp).toISOString()}`
+        : '';
+      switch (alarm.StateValue) {
+        case 'OK':
+          return {
+            ...names,
+            state: 'primary',
+            detail: `alarm ${names.alarmName} is OK${at}: the primary may serve`,
+          };
+        case 'ALARM':
+          return {
+            ...names,
+            state: 'standby',
+            detail: `alarm ${names.alarmName} is ALARM${at}: the standby serves`,
+          };
+        default:
+          return {
+            ...names,
+            state: 'insufficient-data',
+            detail: `alarm ${names.alarmName} has no data${at}; Route 53 keeps its last known status`,
+          };
+      }
+    } catch (error) {
+      return {
+        ...names,
+        state: 'unreadable',
+        detail: `the switch alarm ${names.alarmName} could not be read: ${classifyAwsError('CloudWatch DescribeAlarms', error).message}`,
+      };
+    }
+  };
+
+  /** Every health check of the account, listed once per run (only when a switched record must be written). */
+  const listHealthChecks = async (): Promise<HealthCheck[]> => {
+    const checks: HealthCheck[] = [];
+    let marker: string | undefined;
+    do {
+      const out = await call('ListHealthChecks', () =>
+        route53.send(new ListHealthChecksCommand({ Marker: marker, MaxItems: 1000 })),
+      );
+      checks.push(...(out.HealthChecks ?? []));
+      marker = out.IsTruncated ? out.NextMarker : undefined;
+    } while (marker);
+    return checks;
+  };
+
+  /**
+   * The calculated switch check of each primary-site check of the service: a CALCULATED health check
+   * with that site check among its children and the stack's tag for this service.
+   */
+  const findSwitchChecks = async (
+    service: ServiceConfig,
+    run: Pick<RunScope, 'shared'>,
+  ): Promise<Pick<SwitchObserved, 'checks' | 'checksError'>> => {
+    const config = reads.switches?.config;
+    if (!config) return { checksError: 'this control plane has no switch configuration' };
+    try {
+      const all = await run.shared('dns.healthChecks', listHealthChecks);
+      const sites = switchedSiteChecksOf(service);
+      const candidates = all.filter(
+        (c) =>
+          c.HealthCheckConfig?.Type === 'CALCULATED' &&
+          (c.HealthCheckConfig.ChildHealthChecks ?? []).some((child) => sites.includes(child)),
+      );
+      const tagged = new Set<string>();
+      for (let i = 0; i < candidates.length; i += TAG_IDS_PER_CALL) {
+        const ids = candidates.slice(i, i + TAG_IDS_PER_CALL).flatMap((c) => (c.Id ? [c.Id] : []));
+        const out = await call('ListTagsForResources', () =>
+          route53.send(new ListTagsForResourcesCommand({ ResourceType: 'healthcheck', ResourceIds: ids })),
+        );
+        for (const set of out.ResourceTagSets ?? []) {
+          const value = set.Tags?.find((t) => t.Key === SWITCH_TAG)?.Value;
+          if (set.ResourceId && value === switchTagValue(config, service)) tagged.add(set.ResourceId);
+        }
+      }
+      const checks: Record<string, string> = {};
+      for (const site of sites) {
+        const found = candidates.find(
+          (c) => c.Id && tagged.has(c.Id) && c.HealthCheckConfig?.ChildHealthChecks?.includes(site),
+        );
+        if (found?.Id) checks[site] = found.Id;
+      }
+      return { checks };
+    } catch (error) {
+      return { checksError: classifyAwsError('Route 53 health check lookup', error).message };
+    }
+  };
+
+  const publishSwitch = async (action: PublishSwitchAction): Promise<ActionResult> => {
+    if (!reads.switches) throw new Error('this control plane has no CloudWatch client for switches');
+    // No Timestamp: CloudWatch stamps the datapoint when it receives it, so the alarm sees it now.
+    await reads.switches.cloudwatch.send(
+      new PutMetricDataCommand({
+        Namespace: action.params.Namespace,
+        MetricData: action.params.MetricData.map((d) => ({
+          ...d,
+          Dimensions: d.Dimensions.map((x) => ({ ...x })),
+        })),
+      }),
+    );
+    const { alarmName, site } = action.switch;
+    return {
+      verified: false,
+      detail: `switch set to the ${site} (${action.params.MetricData[0]?.MetricName} = ${action.params.MetricData[0]?.Value}); waiting for alarm ${alarmName} to show it`,
+      pending: { [SWITCH_PUBLISHED]: site, [`${SWITCH_PUBLISHED}At`]: clock.now().toISOString() },
+    };
+  };
+
   return {
     name: 'dns',
 
@@ -113,22 +272,38 @@ export const dnsCapability = (
     ): Promise<DnsObserved> {
       const run = scope();
       const records = await readRecords(service, run);
+      const switched = switchedRecordsOf(service).length > 0;
+      let sw: SwitchObserved | undefined;
+      if (switched) {
+        sw = await readSwitch(service);
+        // The check ids are looked up in Route 53 only when a switched record must be written.
+        if (switchedRecordsToWrite(service, records).length > 0)
+          sw = { ...sw, ...(await findSwitchChecks(service, run)) };
+      }
+      const moves =
+        switched &&
+        (switchNeedsFlip(service, target, { records, health: {}, switch: sw }) ||
+          switchedRecordsToWrite(service, records, sw?.checks).length > 0);
       // Health is read only when traffic would move (an idle, converged run reads no health), in
       // batches shared by the run.
       const health =
-        divergedRecords(service, target, records).length > 0
+        divergedRecords(service, target, records).length > 0 || moves
           ? await run
               .shared<HealthReader>('dns.health', newHealthReader)
-              .read(healthChecksToVerify(service, target, records))
+              .read([
+                ...healthChecksToVerify(service, target, records),
+                ...(moves ? switchChecksToVerify(service, target, records) : []),
+              ])
           : {};
       const changeId = status?.pending?.changeId;
       const pendingChange = changeId ? { id: changeId, status: await readChangeOf(changeId) } : undefined;
-      return { records, health, pendingChange };
+      return { records, health, pendingChange, ...(sw && { switch: sw }) };
     },
 
     plan: planDns,
 
-    async execute(action: ChangeRecordSetsAction): Promise<ActionResult> {
+    async execute(action: DnsAction): Promise<ActionResult> {
+      if (action.api === 'cloudwatch:PutMetricData') return publishSwitch(action);
       const write = call('ChangeResourceRecordSets', () =>
         changeRecordSets(
           route53,
@@ -166,8 +341,10 @@ export const dnsCapability = (
 };
 
 /** The DNS capability on the container's clients; loaded only when a function reconciles DNS. */
-export const createDnsCapability = ({ clients, clock, changeVerify, run }: CapabilityContext) =>
+export const createDnsCapability = ({ config, clients, clock, changeVerify, run }: CapabilityContext) =>
   dnsCapability(clients.client(Route53Client), clock, changeVerify, {
     run,
     cloudwatch: clients.client(CloudWatchClient, HEALTH_METRIC_REGION),
+    // The switch lives in the control plane's own Region: flipping it needs nothing from us-east-1.
+    switches: { config, cloudwatch: clients.client(CloudWatchClient) },
   });
