@@ -120,7 +120,7 @@ describe('planDns, switched records: the switch moves traffic, records stay as w
   });
 
   it('readiness gate: never turns the primary off while the standby is unhealthy or unknown', () => {
-    for (const health of [{ [STANDBY_HC]: unhealthy }, {}]) {
+    for (const health of [{ [STANDBY_HC]: unhealthy }, {}] as Record<string, HealthCheckVerdict>[]) {
       const p = plan('standby', { health });
       expect(p.kind).toBe('refuse');
       expect(apis(p)).toEqual([]);
