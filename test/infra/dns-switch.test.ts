@@ -31,11 +31,22 @@ describe('the DNS switch resources of a config with switched records', () => {
     for (const service of ['shop', 'blog']) {
       synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `understudy-switched-switch-${service}`,
-        Namespace: 'Understudy/understudy-switched/Switch',
-        MetricName: 'PrimaryServes',
-        Dimensions: [{ Name: 'Service', Value: service }],
-        Statistic: 'Minimum',
-        Period: 60,
+        Metrics: [
+          {
+            Id: 'm',
+            MetricStat: {
+              Metric: {
+                Namespace: 'Understudy/understudy-switched/Switch',
+                MetricName: 'PrimaryServes',
+                Dimensions: [{ Name: 'Service', Value: service }],
+              },
+              Period: 60,
+              Stat: 'Maximum',
+            },
+            ReturnData: false,
+          },
+          Match.objectLike({ Id: 'position', Expression: 'm - 2 * FLOOR(m / 2)', ReturnData: true }),
+        ],
         EvaluationPeriods: 1,
         Threshold: 1,
         ComparisonOperator: 'LessThanThreshold',

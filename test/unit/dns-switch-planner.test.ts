@@ -87,9 +87,12 @@ const plan = (
   });
 
 const apis = (p: CapabilityPlan<DnsAction>) => (p.kind === 'act' ? p.actions.map((a) => a.api) : []);
+/** The positions published (1: primary, 0: standby): the parity of `2 x epoch + position`. */
 const published = (p: CapabilityPlan<DnsAction>) =>
   p.kind === 'act'
-    ? p.actions.flatMap((a) => (a.api === 'cloudwatch:PutMetricData' ? [a.params.MetricData[0]?.Value] : []))
+    ? p.actions.flatMap((a) =>
+        a.api === 'cloudwatch:PutMetricData' ? [(a.params.MetricData[0]?.Value ?? Number.NaN) % 2] : [],
+      )
     : [];
 
 describe('planDns, switched records: the switch moves traffic, records stay as written', () => {
@@ -105,7 +108,10 @@ describe('planDns, switched records: the switch moves traffic, records stay as w
     expect(published(p)).toEqual([0]);
     expect(p.kind === 'act' && p.actions[0]?.params).toMatchObject({
       Namespace: NAMES.namespace,
-      MetricData: [{ MetricName: 'PrimaryServes', Dimensions: [{ Name: 'Service', Value: 'shop' }] }],
+      // 2 x epoch 3 + 0: the newest epoch wins the minute's Maximum, its parity is the position.
+      MetricData: [
+        { MetricName: 'PrimaryServes', Dimensions: [{ Name: 'Service', Value: 'shop' }], Value: 6 },
+      ],
     });
   });
 
@@ -270,7 +276,7 @@ describe('planDns, switched records: properties', () => {
             } else {
               // The switch only turns towards a side whose own check is healthy (or, for a record that
               // does not exist yet, towards the primary: creating it moves no traffic).
-              const side = action.params.MetricData[0]?.Value === 1 ? 'primary' : 'standby';
+              const side = (action.params.MetricData[0]?.Value ?? 0) % 2 === 1 ? 'primary' : 'standby';
               expect(side).toBe(target);
               if (!(d.missing && target === 'primary')) {
                 expect(health[side === 'primary' ? PRIMARY_HC : STANDBY_HC]?.healthy).toBe(true);

@@ -10,6 +10,7 @@ import { grantRecordUpserts, type RecordScope, recordScopes } from '../../../inf
 import type { Config, ServiceConfig } from '../../config/schema';
 import {
   SWITCH_DIMENSION,
+  SWITCH_EXPRESSION,
   SWITCH_METRIC,
   SWITCH_TAG,
   switchAlarmName,
@@ -64,9 +65,10 @@ export interface DnsSwitchResources {
  * check, not from positions in the config, so reordering services never replaces a health check a
  * record points at.
  *
- * - Alarm: `Minimum` of `PrimaryServes` over 60 s (standard resolution), ALARM below 1; missing data
- *   is ignored, so the alarm keeps the last position the control plane published for as long as it
- *   publishes nothing (it publishes only to move the switch).
+ * - Alarm: the parity of the minute's `Maximum` of `PrimaryServes` (`2 x epoch + position`: the newest
+ *   epoch wins), standard resolution, ALARM below 1; missing data is ignored, so the alarm keeps the
+ *   last position the control plane published for as long as it publishes nothing (it publishes only
+ *   to move the switch).
  * - Switch check: insufficient data (no datapoint yet, or the alarm cannot be evaluated) keeps the
  *   last known status, healthy for a new check: the primary may serve until told otherwise.
  * - Calculated: healthy only if both children are (threshold 2 of 2).
@@ -77,13 +79,30 @@ const deploySwitch = (scope: Construct, config: Config, service: ServiceConfig):
   const alarm = new CfnAlarm(scope, `DnsSwitchAlarm-${service.name}`, {
     alarmName,
     alarmDescription:
-      `understudy's DNS switch of ${service.name}: ALARM while the standby serves (PrimaryServes below 1). ` +
+      `understudy's DNS switch of ${service.name}: ALARM while the standby serves (the parity of the newest PrimaryServes is 0). ` +
       'Published by the control plane only to move it; missing data keeps the last position. Not an incident alarm.',
-    namespace: switchNamespace(config),
-    metricName: SWITCH_METRIC,
-    dimensions: [{ name: SWITCH_DIMENSION, value: service.name }],
-    statistic: 'Minimum',
-    period: 60,
+    metrics: [
+      {
+        id: 'm',
+        metricStat: {
+          metric: {
+            namespace: switchNamespace(config),
+            metricName: SWITCH_METRIC,
+            dimensions: [{ name: SWITCH_DIMENSION, value: service.name }],
+          },
+          period: 60,
+          // 2 x epoch + position: the newest epoch of the minute wins.
+          stat: 'Maximum',
+        },
+        returnData: false,
+      },
+      {
+        id: 'position',
+        expression: SWITCH_EXPRESSION,
+        label: '1: primary serves, 0: standby serves',
+        returnData: true,
+      },
+    ],
     evaluationPeriods: 1,
     datapointsToAlarm: 1,
     threshold: 1,

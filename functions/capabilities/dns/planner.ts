@@ -357,7 +357,7 @@ export const publishSwitchAction = (
       {
         MetricName: SWITCH_METRIC,
         Dimensions: [{ Name: SWITCH_DIMENSION, Value: service.name }],
-        Value: switchValueFor(site),
+        Value: switchValueFor(site, epoch),
         Unit: 'None',
         StorageResolution: 60,
       },

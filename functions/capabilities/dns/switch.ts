@@ -6,11 +6,14 @@ import type { DnsRecordConfig } from './config';
  * switch), the executor (which flips it) and the local harness agree without passing ids around.
  *
  * The switch of a service with `routing: 'switched'` records is one CloudWatch metric in the control
- * plane's Region: `PrimaryServes` (1: the primary may serve, 0: the standby serves) in the stack's own
- * namespace, dimension `Service`. A standard-resolution alarm on it (ALARM below 1, missing data
- * ignored so the last position holds) is watched by a Route 53 CLOUDWATCH_METRIC health check
- * (insufficient data: last known status), which each switched record's primary side combines with the
- * site's own health check in a CALCULATED health check (both children healthy). Pure: no SDK import.
+ * plane's Region: `PrimaryServes` in the stack's own namespace, dimension `Service`, published as
+ * `2 x epoch + position` (position 1: the primary may serve, 0: the standby serves). A
+ * standard-resolution alarm takes the minute's Maximum (the newest epoch wins, so a failover and a
+ * failback published in the same minute end on the later one) and its parity, `m - 2 * FLOOR(m / 2)`,
+ * ALARM below 1; missing data is ignored so the last position holds. A Route 53 CLOUDWATCH_METRIC
+ * health check follows the alarm (insufficient data: last known status), and each switched record's
+ * primary side combines it with the site's own health check in a CALCULATED health check (both
+ * children healthy). Pure: no SDK import.
  */
 
 export const SWITCH_METRIC = 'PrimaryServes';
@@ -49,5 +52,13 @@ export const switchedSiteChecksOf = (service: ServiceConfig): string[] =>
     ),
   ].sort();
 
-/** The switch value for a site: 1 when the primary serves, 0 when the standby does. */
-export const switchValueFor = (site: 'primary' | 'standby'): 0 | 1 => (site === 'primary' ? 1 : 0);
+/** The switch value for a site in an epoch: `2 x epoch + 1` when the primary serves, `2 x epoch` when the standby does. */
+export const switchValueFor = (site: 'primary' | 'standby', epoch: number): number =>
+  2 * epoch + (site === 'primary' ? 1 : 0);
+
+/** The position a published value says: its parity (1: primary). */
+export const switchPositionOf = (value: number): 'primary' | 'standby' =>
+  value - 2 * Math.floor(value / 2) >= 1 ? 'primary' : 'standby';
+
+/** The alarm's metric math: the parity of the minute's Maximum. */
+export const SWITCH_EXPRESSION = 'm - 2 * FLOOR(m / 2)';
