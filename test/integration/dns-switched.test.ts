@@ -1,3 +1,4 @@
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import {
@@ -29,6 +30,8 @@ const endpoint = inject('motoEndpoint');
 
 let local: LocalSwitchedControlPlane;
 let refusing: boolean;
+/** Every Route 53 call refused, reads too (a second injection, for the test that needs it). */
+let allDown: boolean;
 let refused: Map<string, number>;
 let route53Calls: Map<string, number>;
 let cloudwatchCalls: Map<string, number>;
@@ -64,7 +67,9 @@ beforeEach(async () => {
   await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
   local = await startSwitchedControlPlane(endpoint);
   refusing = false;
-  refused = refuseRoute53Changes(local.clients.route53, () => refusing);
+  allDown = false;
+  refused = refuseRoute53Changes(local.clients.route53, () => (refusing ? 'changes' : 'none'));
+  refuseRoute53Changes(local.clients.route53, () => (allDown ? 'all' : 'none'));
   route53Calls = countCalls(local.clients.route53);
   cloudwatchCalls = countCalls(local.clients.cloudwatch);
 });
@@ -170,6 +175,43 @@ describe('switched DNS against the local AWS, with Route 53 record changes refus
     // Both sites down: no record is healthy, so Route 53 treats all as healthy and the primary answers.
     local.failing.add(local.topology.primaryHealthCheckId);
     expect(await local.answer()).toEqual([PRIMARY_IP]);
+  });
+
+  it("with all of Route 53's API down, reads included, the alarm still fails the service over", async () => {
+    await createRecords();
+    await local.answer();
+    await scheduledRun();
+    // On AWS the readiness gate reads Route 53's HealthCheckStatus metric in us-east-1 first; moto has
+    // none, so the harness publishes what Route 53 would for the standby's check (healthy).
+    const useast1 = local.clients.kit.client(CloudWatchClient, 'us-east-1');
+    await useast1.send(
+      new PutMetricDataCommand({
+        Namespace: 'AWS/Route53',
+        MetricData: [
+          {
+            MetricName: 'HealthCheckStatus',
+            Dimensions: [{ Name: 'HealthCheckId', Value: local.topology.standbyHealthCheckId }],
+            Value: 1,
+            Timestamp: local.clock.now(),
+          },
+        ],
+      }),
+    );
+    local.failing.add(local.topology.primaryHealthCheckId);
+    cloudwatchCalls.clear();
+    allDown = true;
+
+    const [outcome] = await deliver(await alarm('ALARM'));
+
+    expect(outcome).toMatchObject({ kind: 'transitioned', epoch: 1 });
+    expect(cloudwatchCalls.get('PutMetricDataCommand')).toBe(1);
+    allDown = false; // the answers are computed from what moto holds, through the same client
+    expect(await local.answer()).toEqual([STANDBY_IP]);
+    allDown = true;
+    await scheduledRun();
+    const dns = (await state()).statuses.dns;
+    expect(dns).toMatchObject({ phase: 'waiting', active: 'standby', code: 'records-unreadable' });
+    expect(dns?.detail).toContain('could not be read');
   });
 
   it('in approve mode an alarm only plans the switch; nothing is published', async () => {

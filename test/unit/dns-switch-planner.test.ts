@@ -223,6 +223,28 @@ describe('planDns, switched records: the switch moves traffic, records stay as w
   });
 });
 
+describe('planDns, switched records, when Route 53 cannot even list the records', () => {
+  const unreadable = {
+    records: {},
+    recordsUnreadable: 'Route53 ListResourceRecordSets failed: ServiceUnavailable',
+  };
+
+  it('still flips the switch (it needs no record), behind the readiness gate of every switched record', () => {
+    const p = plan('standby', { ...unreadable, health: { [STANDBY_HC]: healthy } });
+    expect(apis(p)).toEqual(['cloudwatch:PutMetricData']);
+    expect(published(p)).toEqual([0]);
+    expect(p.detail).toContain('could not be read');
+
+    // No record is known to be missing, so the primary's gate is not skipped on a failback either.
+    expect(plan('primary', { ...unreadable, switch: switchAt('standby'), health: {} }).kind).toBe('refuse');
+    expect(plan('standby', { ...unreadable, health: { [STANDBY_HC]: unhealthy } }).kind).toBe('refuse');
+  });
+
+  it('waits, writing nothing, when the switch already says the target', () => {
+    expect(plan('primary', unreadable)).toMatchObject({ kind: 'wait', code: 'records-unreadable' });
+  });
+});
+
 describe('planDns, switched records: properties', () => {
   const states = fc.constantFrom<SwitchObserved['state']>(
     'primary',

@@ -32,7 +32,7 @@ export const runSwitchedDrill = async (context: DrillContext): Promise<void> => 
       'provision zone, health checks and the switch (alarm, alarm health check, calculated check)',
       async () => {
         local = await startSwitchedControlPlane(context.endpoint, { maxAttempts: 3 });
-        refused = refuseRoute53Changes(local.clients.route53, () => refusing);
+        refused = refuseRoute53Changes(local.clients.route53, () => (refusing ? 'changes' : 'none'));
         route53Calls = countCalls(local.clients.route53);
         cloudwatchCalls = countCalls(local.clients.cloudwatch);
         const t = local.topology;

@@ -39,6 +39,11 @@ export interface DnsObserved {
   readonly pendingChange?: { readonly id: string; readonly status: 'PENDING' | 'INSYNC' } | undefined;
   /** The service's switch, read only when it has `routing: 'switched'` records. */
   readonly switch?: SwitchObserved | undefined;
+  /**
+   * Why the record sets could not be read (Route 53's API failing), for a service with switched
+   * records: its switch can still be flipped, since flipping it needs no record. Then `records` is empty.
+   */
+  readonly recordsUnreadable?: string | undefined;
 }
 
 /**
@@ -366,6 +371,69 @@ export const publishSwitchAction = (
   switch: { alarmName: where.alarmName, site },
 });
 
+/** True when the target's switch position was published recently: it is waited for, not published again. */
+const publishedRecently = (input: PlanInput<DnsObserved>): boolean => {
+  const published = input.status?.pending?.[SWITCH_PUBLISHED];
+  const at = Date.parse(input.status?.pending?.[`${SWITCH_PUBLISHED}At`] ?? '');
+  return published === input.target && input.now.getTime() - at < SWITCH_REPUBLISH_MS;
+};
+
+/** The wait while the switch's alarm has not yet shown a position just published. */
+const evaluatingPlan = (input: PlanInput<DnsObserved>): CapabilityPlan<DnsAction> => ({
+  kind: 'wait',
+  code: 'switch-evaluating',
+  detail:
+    `the switch was set to the ${input.target} at ${input.status?.pending?.[`${SWITCH_PUBLISHED}At`]}; waiting for ` +
+    `its alarm ${input.observed.switch?.alarmName} to evaluate it (standard resolution: about a minute), then Route 53's health checks follow`,
+});
+
+/**
+ * When Route 53's API cannot even list the records: the switch alone, which needs no record. Nothing
+ * is written to Route 53; every switched record's target check gates the flip (no record is known
+ * to be missing, so none is exempt).
+ */
+const planSwitchOnly = (input: PlanInput<DnsObserved>, why: string): CapabilityPlan<DnsAction> => {
+  const { service, target, epoch, observed } = input;
+  const sw = observed.switch;
+  const unread = `the record sets could not be read (${why})`;
+  if (switchedRecordsOf(service).length === 0 || sw === undefined) {
+    return { kind: 'refuse', detail: `will not act: ${unread}; checking again on every run` };
+  }
+  if (sw.state === target) {
+    return {
+      kind: 'wait',
+      code: 'records-unreadable',
+      detail: `the switch says the ${target} serves; ${unread}, so they are checked again on the next run`,
+    };
+  }
+  if (sw.state === 'missing') {
+    return {
+      kind: 'refuse',
+      code: 'switch-missing',
+      detail: `will not route to the ${target}: ${sw.detail}`,
+    };
+  }
+  const gated = [
+    ...new Set(
+      switchedRecordsOf(service).flatMap((r) => (r[target].healthCheckId ? [r[target].healthCheckId] : [])),
+    ),
+  ];
+  const unready = gated.filter((id) => observed.health[id]?.healthy !== true);
+  if (unready.length > 0) {
+    return {
+      kind: 'refuse',
+      detail: `will not route to the ${target}: ${unready.map((id) => `health check ${id} is ${observed.health[id] ? 'unhealthy' : 'not known'}`).join('; ')}. Traffic stays where it is; checking again on every run`,
+    };
+  }
+  if (publishedRecently(input)) return evaluatingPlan(input);
+  const others = (service.dns?.records ?? []).filter((r) => !isSwitched(r)).length;
+  return {
+    kind: 'act',
+    detail: `switch ${service.name} to the ${target} (${unread}${others > 0 ? `; its ${others} other record(s) are left as they are` : ''})`,
+    actions: [publishSwitchAction(service, sw, target, epoch, `${unread}, but the switch needs none`)],
+  };
+};
+
 /**
  * The DNS planner: desired site + what Route 53 (and, for switched records, the switch's alarm)
  * reports -> the writes that converge, or why it must wait or refuse. Pure; every safety rule for DNS
@@ -380,10 +448,11 @@ export const publishSwitchAction = (
  *   the standby is unhealthy too Route 53 treats every record as healthy and answers the primary.
  */
 export const planDns = (input: PlanInput<DnsObserved>): CapabilityPlan<DnsAction> => {
-  const { service, target, epoch, observed, now } = input;
+  const { service, target, epoch, observed } = input;
   const dns = service.dns;
   if (!dns) return { kind: 'converged', detail: 'no dns section configured' };
 
+  if (observed.recordsUnreadable !== undefined) return planSwitchOnly(input, observed.recordsUnreadable);
   const sw = observed.switch;
   const switchChecks = sw?.checks;
   const diverged = divergedRecords(service, target, observed.records);
@@ -462,10 +531,7 @@ export const planDns = (input: PlanInput<DnsObserved>): CapabilityPlan<DnsAction
   }
 
   const actions: DnsAction[] = [];
-  // A position published recently and not yet shown by the alarm is waited for, not published again.
-  const published = input.status?.pending?.[SWITCH_PUBLISHED];
-  const publishedAt = Date.parse(input.status?.pending?.[`${SWITCH_PUBLISHED}At`] ?? '');
-  const evaluating = flip && published === target && now.getTime() - publishedAt < SWITCH_REPUBLISH_MS;
+  const evaluating = flip && publishedRecently(input);
   if (flip && !evaluating && sw) {
     const why =
       sw.state === 'insufficient-data' || sw.state === 'unreadable'
@@ -495,15 +561,7 @@ export const planDns = (input: PlanInput<DnsObserved>): CapabilityPlan<DnsAction
       },
     });
   }
-  if (actions.length === 0) {
-    return {
-      kind: 'wait',
-      code: 'switch-evaluating',
-      detail:
-        `the switch was set to the ${target} at ${input.status?.pending?.[`${SWITCH_PUBLISHED}At`]}; waiting for ` +
-        `its alarm ${sw?.alarmName} to evaluate it (standard resolution: about a minute), then Route 53's health checks follow`,
-    };
-  }
+  if (actions.length === 0) return evaluatingPlan(input);
   const names = written.map((r) => `${r.name} ${r.type}`).join(', ');
   const detail =
     flip && !evaluating

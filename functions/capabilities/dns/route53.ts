@@ -1,4 +1,9 @@
-import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  type MetricAlarm,
+  PutMetricDataCommand,
+} from '@aws-sdk/client-cloudwatch';
 import {
   type HealthCheck,
   ListHealthChecksCommand,
@@ -65,13 +70,49 @@ export interface DnsReads {
    * CloudWatch in the control plane's own Region, where the switch is read and flipped.
    */
   readonly switches?: {
-    readonly config: Pick<Config, 'controlPlane'>;
+    readonly config: Config;
     readonly cloudwatch: CloudWatchClient;
   };
 }
 
 /** ListTagsForResources takes at most 10 ids per call. */
 const TAG_IDS_PER_CALL = 10;
+/** DescribeAlarms takes at most 100 alarm names per call. */
+export const ALARM_NAMES_PER_CALL = 100;
+
+/**
+ * Every switch alarm of the config, read once per run in calls of 100 names: the scheduled run
+ * reconciles services one after another, so the first service's read fetches them all and the others
+ * share it (one DescribeAlarms per run for up to 100 switched services).
+ */
+const readSwitchAlarms = async (
+  cloudwatch: CloudWatchClient,
+  config: Config,
+): Promise<Map<string, MetricAlarm>> => {
+  const names = [
+    ...new Set(
+      config.services
+        .filter((svc) => switchedRecordsOf(svc).length > 0)
+        .map((svc) => switchAlarmName(config, svc)),
+    ),
+  ];
+  const found = new Map<string, MetricAlarm>();
+  for (let i = 0; i < names.length; i += ALARM_NAMES_PER_CALL) {
+    let token: string | undefined;
+    do {
+      const out = await cloudwatch.send(
+        new DescribeAlarmsCommand({
+          AlarmNames: names.slice(i, i + ALARM_NAMES_PER_CALL),
+          MaxRecords: ALARM_NAMES_PER_CALL,
+          NextToken: token,
+        }),
+      );
+      for (const alarm of out.MetricAlarms ?? []) if (alarm.AlarmName) found.set(alarm.AlarmName, alarm);
+      token = out.NextToken;
+    } while (token);
+  }
+  return found;
+};
 
 const fromRoute53 = (set: ListedRecordSet): RecordSet => ({
   name: canonicalName(set.Name ?? ''),
@@ -135,12 +176,16 @@ export const dnsCapability = (
   const readChangeOf = (id: string) => call('GetChange', () => readChange(route53, id));
 
   /** The switch's position from its alarm (in the control plane's Region); never throws. */
-  const readSwitch = async (service: ServiceConfig): Promise<SwitchObserved> => {
-    const config = reads.switches?.config ?? {
+  const readSwitch = async (
+    service: ServiceConfig,
+    run: Pick<RunScope, 'shared'>,
+  ): Promise<SwitchObserved> => {
+    const switches = reads.switches;
+    const config = switches?.config ?? {
       controlPlane: { stackName: 'understudy' } as Config['controlPlane'],
     };
     const names = { namespace: switchNamespace(config), alarmName: switchAlarmName(config, service) };
-    if (!reads.switches) {
+    if (!switches) {
       return {
         ...names,
         state: 'unreadable',
@@ -148,10 +193,10 @@ export const dnsCapability = (
       };
     }
     try {
-      const out = await reads.switches.cloudwatch.send(
-        new DescribeAlarmsCommand({ AlarmNames: [names.alarmName] }),
+      const alarms = await run.shared('dns.switchAlarms', () =>
+        readSwitchAlarms(switches.cloudwatch, switches.config),
       );
-      const alarm = out.MetricAlarms?.find((a) => a.AlarmName === names.alarmName);
+      const alarm = alarms.get(names.alarmName);
       if (!alarm)
         return { ...names, state: 'missing', detail: `the switch alarm ${names.alarmName} does not exist` };
       const at = alarm.StateUpdatedTimestamp
@@ -271,14 +316,32 @@ export const dnsCapability = (
       status: CapabilityStatus | undefined,
     ): Promise<DnsObserved> {
       const run = scope();
-      const records = await readRecords(service, run);
       const switched = switchedRecordsOf(service).length > 0;
+      let records: Record<string, RecordSet[]> = {};
+      let recordsUnreadable: string | undefined;
+      try {
+        records = await readRecords(service, run);
+      } catch (error) {
+        // Route 53's API down: a switched service can still be switched, which needs no record.
+        if (!switched) throw error;
+        recordsUnreadable = classifyAwsError('Route 53 ListResourceRecordSets', error).message;
+      }
       let sw: SwitchObserved | undefined;
       if (switched) {
-        sw = await readSwitch(service);
+        sw = await readSwitch(service, run);
         // The check ids are looked up in Route 53 only when a switched record must be written.
-        if (switchedRecordsToWrite(service, records).length > 0)
+        if (recordsUnreadable === undefined && switchedRecordsToWrite(service, records).length > 0)
           sw = { ...sw, ...(await findSwitchChecks(service, run)) };
+      }
+      const reader = () => run.shared<HealthReader>('dns.health', newHealthReader);
+      if (recordsUnreadable !== undefined) {
+        // Only the switch can move: its gate is the target check of every switched record.
+        const flip = switchNeedsFlip(service, target, { records, health: {}, switch: sw });
+        const ids = switchedRecordsOf(service).flatMap((r) =>
+          r[target].healthCheckId ? [r[target].healthCheckId] : [],
+        );
+        const health = flip ? await reader().read(ids) : {};
+        return { records, health, recordsUnreadable, ...(sw && { switch: sw }) };
       }
       const moves =
         switched &&
@@ -288,12 +351,10 @@ export const dnsCapability = (
       // batches shared by the run.
       const health =
         divergedRecords(service, target, records).length > 0 || moves
-          ? await run
-              .shared<HealthReader>('dns.health', newHealthReader)
-              .read([
-                ...healthChecksToVerify(service, target, records),
-                ...(moves ? switchChecksToVerify(service, target, records) : []),
-              ])
+          ? await reader().read([
+              ...healthChecksToVerify(service, target, records),
+              ...(moves ? switchChecksToVerify(service, target, records) : []),
+            ])
           : {};
       const changeId = status?.pending?.changeId;
       const pendingChange = changeId ? { id: changeId, status: await readChangeOf(changeId) } : undefined;

@@ -273,19 +273,22 @@ export const answerWithHealth = async (
 };
 
 /**
- * Makes the harness's Route 53 client refuse every ChangeResourceRecordSets and GetChange while
- * `refusing()` says so, as a Route 53 whose control plane is impaired would (HTTP 503). Injected in
- * the harness's client only: the control plane's code is the same as on AWS. Returns the refusals.
+ * Makes the harness's Route 53 client refuse calls as a Route 53 whose control plane is impaired
+ * would (HTTP 503): while `refusing()` says `changes`, every ChangeResourceRecordSets and GetChange;
+ * while it says `all`, every Route 53 call (reads too). Injected in the harness's client only: the
+ * control plane's code is the same as on AWS. Returns the refusals, by command.
  */
 export const refuseRoute53Changes = (
   route53: Route53Client,
-  refusing: () => boolean,
+  refusing: () => 'none' | 'changes' | 'all',
 ): Map<string, number> => {
   const refused = new Map<string, number>();
   route53.middlewareStack.add(
     (next, context) => async (args) => {
       const command = context.commandName ?? '';
-      if (refusing() && (command === 'ChangeResourceRecordSetsCommand' || command === 'GetChangeCommand')) {
+      const mode = refusing();
+      const change = command === 'ChangeResourceRecordSetsCommand' || command === 'GetChangeCommand';
+      if (mode === 'all' || (mode === 'changes' && change)) {
         refused.set(command, (refused.get(command) ?? 0) + 1);
         throw Object.assign(
           new Error(
