@@ -1,5 +1,6 @@
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
+  GetHealthCheckStatusCommand,
   ListHealthChecksCommand,
   ListResourceRecordSetsCommand,
   ListTagsForResourcesCommand,
@@ -181,36 +182,109 @@ describe('finding the calculated switch checks', () => {
     ]);
   });
 
-  it('makes no lookup while the records are written as they should be', async () => {
+  /** The pair as written, the primary behind `check`. */
+  const writtenPair = (check: string) => ({
+    IsTruncated: false,
+    ResourceRecordSets: [
+      {
+        Name: 'www.shop.example.com.',
+        Type: 'A' as const,
+        SetIdentifier: 'shop-primary',
+        Weight: 1,
+        TTL: 60,
+        ResourceRecords: [{ Value: '192.0.2.10' }],
+        HealthCheckId: check,
+      },
+      {
+        Name: 'www.shop.example.com.',
+        Type: 'A' as const,
+        SetIdentifier: 'shop-standby',
+        Weight: 0,
+        TTL: 60,
+        ResourceRecords: [{ Value: '198.51.100.10' }],
+        HealthCheckId: STANDBY_HC,
+      },
+    ],
+  });
+  const tagged = () => {
+    r53.on(ListHealthChecksCommand).resolves({
+      HealthChecks: [
+        {
+          Id: CALCULATED,
+          CallerReference: 'y',
+          HealthCheckVersion: 1,
+          HealthCheckConfig: {
+            Type: 'CALCULATED',
+            ChildHealthChecks: [PRIMARY_HC, 'switch-check'],
+            HealthThreshold: 2,
+          },
+        },
+      ],
+      IsTruncated: false,
+      Marker: '',
+      MaxItems: 1000,
+    });
+    r53.on(ListTagsForResourcesCommand).resolves({
+      ResourceTagSets: [
+        {
+          ResourceType: 'healthcheck',
+          ResourceId: CALCULATED,
+          Tags: [{ Key: 'understudy:switch', Value: 'understudy/shop' }],
+        },
+      ],
+    });
+  };
+
+  it('with the records in place, looks the checks up once an hour, not every run', async () => {
     const cfg = config();
     cw.on(DescribeAlarmsCommand).resolves({
       MetricAlarms: [{ AlarmName: 'understudy-switch-shop', StateValue: 'OK' }],
     });
-    r53.on(ListResourceRecordSetsCommand).resolves({
-      IsTruncated: false,
-      ResourceRecordSets: [
-        {
-          Name: 'www.shop.example.com.',
-          Type: 'A',
-          SetIdentifier: 'shop-primary',
-          Weight: 1,
-          TTL: 60,
-          ResourceRecords: [{ Value: '192.0.2.10' }],
-          HealthCheckId: CALCULATED,
-        },
-        {
-          Name: 'www.shop.example.com.',
-          Type: 'A',
-          SetIdentifier: 'shop-standby',
-          Weight: 0,
-          TTL: 60,
-          ResourceRecords: [{ Value: '198.51.100.10' }],
-          HealthCheckId: STANDBY_HC,
-        },
-      ],
-    });
-    const dns = capability(cfg);
+    r53.on(ListResourceRecordSetsCommand).resolves(writtenPair(CALCULATED));
+    tagged();
+    const clock = new FakeClock();
+    const dns = dnsCapability(
+      new Route53Client({}),
+      clock,
+      { verifyAttempts: 1, verifyIntervalMs: 1 },
+      {
+        // A new run scope per observe, as every scheduled run has.
+        run: () => runScope(new Route53Client({}))(),
+        switches: { config: cfg, cloudwatch: new CloudWatchClient({}) },
+      },
+    );
+    const planOf = async () => {
+      const observed = await dns.observe(svc(cfg), 'primary', undefined);
+      return dns.plan({
+        service: svc(cfg),
+        target: 'primary',
+        epoch: 0,
+        observed,
+        status: undefined,
+        now: clock.now(),
+      });
+    };
 
+    expect((await planOf()).kind).toBe('converged');
+    clock.advance(30 * 60_000);
+    expect((await planOf()).kind).toBe('converged');
+    expect(r53.commandCalls(ListHealthChecksCommand)).toHaveLength(1);
+    clock.advance(31 * 60_000);
+    expect((await planOf()).kind).toBe('converged');
+    expect(r53.commandCalls(ListHealthChecksCommand)).toHaveLength(2);
+  });
+
+  it('rewrites a record left pointing at a check the stack replaced; adopts it when the lookup fails', async () => {
+    const cfg = config();
+    cw.on(DescribeAlarmsCommand).resolves({
+      MetricAlarms: [{ AlarmName: 'understudy-switch-shop', StateValue: 'OK' }],
+    });
+    r53.on(ListResourceRecordSetsCommand).resolves(writtenPair(OTHER_CALCULATED));
+    r53.on(GetHealthCheckStatusCommand).resolves({
+      HealthCheckObservations: [{ StatusReport: { Status: 'Success: HTTP Status Code 200' } }],
+    });
+    tagged();
+    const dns = capability(cfg);
     const observed = await dns.observe(svc(cfg), 'primary', undefined);
     const plan = dns.plan({
       service: svc(cfg),
@@ -220,9 +294,26 @@ describe('finding the calculated switch checks', () => {
       status: undefined,
       now: new Date(),
     });
+    expect(plan.kind === 'act' && plan.actions.map((a) => a.api)).toEqual([
+      'route53:ChangeResourceRecordSets',
+    ]);
 
-    expect(plan.kind).toBe('converged');
-    expect(r53.commandCalls(ListHealthChecksCommand)).toHaveLength(0);
+    r53
+      .on(ListHealthChecksCommand)
+      .rejects(Object.assign(new Error('Service unavailable'), { name: 'ServiceUnavailable' }));
+    const fresh = capability(cfg);
+    const blind = await fresh.observe(svc(cfg), 'primary', undefined);
+    expect(blind.switch?.checksError).toContain('Service unavailable');
+    expect(
+      fresh.plan({
+        service: svc(cfg),
+        target: 'primary',
+        epoch: 0,
+        observed: blind,
+        status: undefined,
+        now: new Date(),
+      }).kind,
+    ).toBe('converged');
   });
 });
 

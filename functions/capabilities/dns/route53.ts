@@ -77,6 +77,8 @@ export interface DnsReads {
 
 /** ListTagsForResources takes at most 10 ids per call. */
 const TAG_IDS_PER_CALL = 10;
+/** How long the ids of a service's calculated switch checks are believed without looking again. */
+export const SWITCH_CHECKS_TTL_MS = 60 * 60_000;
 /** DescribeAlarms takes at most 100 alarm names per call. */
 export const ALARM_NAMES_PER_CALL = 100;
 
@@ -139,6 +141,11 @@ export const dnsCapability = (
   reads: DnsReads = {},
 ): Capability<DnsObserved, DnsAction> => {
   const newHealthReader = () => healthReader(route53, reads.cloudwatch, clock);
+  /** Calculated switch check ids found, by service, and when: kept for SWITCH_CHECKS_TTL_MS. */
+  const foundChecks = new Map<
+    string,
+    { readonly at: number; readonly checks: Readonly<Record<string, string>> }
+  >();
   /** The run's scope, or one of its own for this observe. */
   const scope = (): Pick<RunScope, 'zoneRecords' | 'shared'> =>
     reads.run?.() ?? {
@@ -329,9 +336,23 @@ export const dnsCapability = (
       let sw: SwitchObserved | undefined;
       if (switched) {
         sw = await readSwitch(service, run);
-        // The check ids are looked up in Route 53 only when a switched record must be written.
-        if (recordsUnreadable === undefined && switchedRecordsToWrite(service, records).length > 0)
-          sw = { ...sw, ...(await findSwitchChecks(service, run)) };
+        // The check ids are looked up in Route 53 when a switched record must be written, and otherwise
+        // at most once per SWITCH_CHECKS_TTL_MS, so a record left pointing at a check the stack replaced
+        // is noticed. A failed lookup is no reason not to switch: the written check is then adopted.
+        const known = foundChecks.get(service.name);
+        const now = clock.now().getTime();
+        if (
+          recordsUnreadable === undefined &&
+          (switchedRecordsToWrite(service, records).length > 0 ||
+            !known ||
+            now - known.at >= SWITCH_CHECKS_TTL_MS)
+        ) {
+          const found = await findSwitchChecks(service, run);
+          if (found.checks) foundChecks.set(service.name, { at: now, checks: found.checks });
+          sw = { ...sw, ...found };
+        } else if (known) {
+          sw = { ...sw, checks: known.checks };
+        }
       }
       const reader = () => run.shared<HealthReader>('dns.health', newHealthReader);
       if (recordsUnreadable !== undefined) {
