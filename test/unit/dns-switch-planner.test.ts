@@ -321,3 +321,27 @@ describe('planDns, switched records: properties', () => {
     );
   });
 });
+
+describe('switched records in the config', () => {
+  it('refuses more switches than a stack can hold, naming the way out', () => {
+    const input = minimalInput();
+    const [template] = input.services;
+    if (!template?.dns) throw new Error('fixture lost its dns section');
+    input.services = Array.from({ length: 140 }, (_, i) => ({
+      ...template,
+      name: `svc-${i}`,
+      dns: {
+        ...template.dns,
+        records: (template.dns?.records ?? []).map((r) => ({
+          ...r,
+          name: `www.svc-${i}.example.com`,
+          routing: 'switched' as const,
+        })),
+      },
+    })) as typeof input.services;
+
+    expect(() => parseConfig(input)).toThrow(/420 CloudFormation resources.*routing 'weighted'/s);
+    input.services = input.services.slice(0, 130);
+    expect(() => parseConfig(input)).not.toThrow();
+  });
+});

@@ -62,3 +62,29 @@ export const switchPositionOf = (value: number): 'primary' | 'standby' =>
 
 /** The alarm's metric math: the parity of the minute's Maximum. */
 export const SWITCH_EXPRESSION = 'm - 2 * FLOOR(m / 2)';
+
+/**
+ * CloudFormation resources the stack spends on switches: per switched service an alarm and its
+ * health check, plus one calculated check per primary-site check. A stack holds at most 500
+ * resources; the switches may take this many, leaving the rest for the control plane itself.
+ */
+export const SWITCH_RESOURCE_BUDGET = 400;
+
+export const switchResourcesOf = (service: ServiceConfig): number =>
+  switchedRecordsOf(service).length === 0 ? 0 : 2 + switchedSiteChecksOf(service).length;
+
+/** Config issues of switched records: their switches must fit the stack. */
+export const switchConfigIssues = (config: Config): { path: (string | number)[]; message: string }[] => {
+  const used = config.services.reduce((sum, svc) => sum + switchResourcesOf(svc), 0);
+  if (used <= SWITCH_RESOURCE_BUDGET) return [];
+  const first = config.services.findIndex((svc) => switchResourcesOf(svc) > 0);
+  return [
+    {
+      path: ['services', Math.max(first, 0), 'dns', 'records'],
+      message:
+        `switched records need ${used} CloudFormation resources for their switches (an alarm and two health ` +
+        `checks per service, one more per further primary health check), over the ${SWITCH_RESOURCE_BUDGET} a stack ` +
+        "can spare (500 per stack): use routing 'weighted' for some services",
+    },
+  ];
+};
