@@ -31,6 +31,8 @@ export default defineConfig({
           {
             name: 'www.shop.example.com',
             type: 'A',
+            // 'switched' instead: the same pair written once, failed over by a CloudWatch switch with no
+            // Route 53 API call (the stack then creates the switch; README: Switched records).
             routing: 'weighted',
             ttl: 60,
             primary: { values: ['192.0.2.10'], healthCheckId: '11111111-1111-4111-8111-111111111111' },

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/control-function';
 import { runProcess } from '../support/run-process';
-import { exampleConfig, inlineConfig, multiRegionConfig, type Synthesized, synthesize } from './synth';
+import {
+  exampleConfig,
+  inlineConfig,
+  multiRegionConfig,
+  type Synthesized,
+  switchedConfig,
+  synthesize,
+} from './synth';
 
 /** Installed by `npm run emulator:install` (functions/drill/install-emulator.js); CI runs that first. */
 const CFN_LINT = join(REPO_ROOT, '.venv', 'bin', 'cfn-lint');
@@ -31,6 +38,7 @@ const lint = async (templateFile: string, region: string) => {
 describe.each([
   ['the example config', exampleConfig],
   ['a config with shared zones and no Slack secret', async () => inlineConfig()],
+  ['a config with switched DNS records', async () => switchedConfig()],
 ])('cfn-lint on the template for %s', (_name, config) => {
   let synth: Synthesized;
 

@@ -6,7 +6,14 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app';
-import { exampleConfig, inlineConfig, multiRegionConfig, type Synthesized, synthesize } from './synth';
+import {
+  exampleConfig,
+  inlineConfig,
+  multiRegionConfig,
+  type Synthesized,
+  switchedConfig,
+  synthesize,
+} from './synth';
 
 interface Acknowledgement {
   readonly id: string;
@@ -54,8 +61,11 @@ const PACKS = [
 const WILDCARD_ACTIONS = [
   'autoscaling:DescribeAutoScalingGroups',
   'cloudwatch:GetMetricData',
+  // The DNS switch: PutMetricData is limited by its namespace condition instead; ListHealthChecks lists.
+  'cloudwatch:PutMetricData',
   'ec2:DescribeInstances',
   'elasticloadbalancing:DescribeTargetHealth',
+  'route53:ListHealthChecks',
   'ses:DescribeActiveReceiptRuleSet',
   'ses:DescribeReceiptRule',
   'ses:SetActiveReceiptRuleSet',
@@ -94,6 +104,15 @@ describe.each([
     'a config without a Slack secret name',
     async () => inlineConfig(),
     [...EXPECTED_ACKNOWLEDGEMENTS, 'AwsSolutions-SMG4'],
+  ],
+  [
+    'a config with switched DNS records',
+    async () => switchedConfig(),
+    [
+      ...EXPECTED_ACKNOWLEDGEMENTS,
+      'AwsSolutions-SMG4',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::healthcheck/*]',
+    ],
   ],
 ])('cdk-nag AwsSolutions on the stack for %s', (_name, config, expectedIds) => {
   let synth: Synthesized;

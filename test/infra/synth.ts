@@ -104,6 +104,75 @@ export const inlineConfig = (): Config =>
   );
 
 /**
+ * A runbook with `routing: 'switched'` records (functions/capabilities/dns/switch.ts): two services,
+ * one with two switched names behind two primary-site checks and a weighted name beside them, so the
+ * stack creates two switches (alarm and switch check each) and three calculated checks.
+ */
+export const switchedConfig = (): Config =>
+  parseConfig(
+    {
+      controlPlane: { account: '444444444444', region: 'eu-west-2', stackName: 'understudy-switched' },
+      services: [
+        {
+          name: 'shop',
+          mode: 'auto',
+          alarms: [{ name: 'shop-primary-unhealthy' }],
+          dns: {
+            hostedZoneId: 'ZSWITCH1',
+            records: [
+              {
+                name: 'www.shop.example.com',
+                type: 'A',
+                routing: 'switched',
+                primary: { values: ['192.0.2.1'], healthCheckId: '77777777-7777-4777-8777-777777777777' },
+                standby: { values: ['192.0.2.2'], healthCheckId: '88888888-8888-4888-8888-888888888888' },
+              },
+              {
+                name: 'img.shop.example.com',
+                type: 'CNAME',
+                routing: 'switched',
+                primary: {
+                  values: ['img-primary.example.com'],
+                  healthCheckId: 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
+                },
+                standby: {
+                  values: ['img-standby.example.com'],
+                  healthCheckId: '88888888-8888-4888-8888-888888888888',
+                },
+              },
+              {
+                name: 'legacy.shop.example.com',
+                type: 'A',
+                routing: 'weighted',
+                primary: { values: ['192.0.2.1'], healthCheckId: '77777777-7777-4777-8777-777777777777' },
+                standby: { values: ['192.0.2.2'], healthCheckId: '88888888-8888-4888-8888-888888888888' },
+              },
+            ],
+          },
+        },
+        {
+          name: 'blog',
+          mode: 'approve',
+          alarms: [],
+          dns: {
+            hostedZoneId: 'ZSWITCH1',
+            records: [
+              {
+                name: 'blog.example.com',
+                type: 'A',
+                routing: 'switched',
+                primary: { values: ['192.0.2.3'], healthCheckId: '77777777-7777-4777-8777-777777777777' },
+                standby: { values: ['192.0.2.4'], healthCheckId: '88888888-8888-4888-8888-888888888888' },
+              },
+            ],
+          },
+        },
+      ],
+    },
+    'switched test config',
+  );
+
+/**
  * A runbook whose alarms live in three Regions: a Route 53 health-check alarm in us-east-1 (the only
  * Region with that metric), one of the same name in the primary Region eu-west-1 for another service,
  * a primary-Region alarm shared by both, and a local alarm in the control plane's Region.

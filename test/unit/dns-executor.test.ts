@@ -122,8 +122,10 @@ const failoverAction = (): ChangeRecordSetsAction => {
     status: undefined,
     now: new Date(),
   });
-  if (plan.kind !== 'act' || !plan.actions[0]) throw new Error(`expected an action, got ${plan.kind}`);
-  return plan.actions[0];
+  const [action] = plan.kind === 'act' ? plan.actions : [];
+  if (action?.api !== 'route53:ChangeResourceRecordSets')
+    throw new Error(`expected a change, got ${plan.kind}`);
+  return action;
 };
 
 const changeAccepted = () =>

@@ -69,6 +69,7 @@ const plan = (
   service: ServiceConfig = shop(),
   epoch = 4,
 ): CapabilityPlan<ChangeRecordSetsAction> =>
+  // These services have no switched record: every action is a record change.
   planDns({
     service,
     target,
@@ -76,7 +77,7 @@ const plan = (
     observed: { records: {}, health: {}, ...observed },
     status: undefined,
     now: NOW,
-  });
+  }) as CapabilityPlan<ChangeRecordSetsAction>;
 
 const actionsOf = (p: CapabilityPlan<ChangeRecordSetsAction>): readonly ChangeRecordSetsAction[] =>
   p.kind === 'act' ? p.actions : [];

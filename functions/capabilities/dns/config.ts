@@ -46,37 +46,51 @@ const swapRecord = z.strictObject({
   routing: z.literal('swap'),
 });
 
-const dnsRecord = z.discriminatedUnion('routing', [weightedRecord, swapRecord]).superRefine((record, ctx) => {
-  if (record.type === 'CNAME') {
+const switchedRecord = z.strictObject({
+  ...recordBase,
+  /**
+   * A weighted pair written once (primary weight 1, standby weight 0) and never edited to fail over:
+   * the primary's record carries a calculated health check (its own check AND the service's switch),
+   * and the control plane fails over by turning the switch off with a CloudWatch data-plane call.
+   */
+  routing: z.literal('switched'),
+  setIdentifiers: z
+    .strictObject({ primary: z.string().min(1).max(128), standby: z.string().min(1).max(128) })
+    .optional(),
+});
+
+const dnsRecord = z
+  .discriminatedUnion('routing', [weightedRecord, swapRecord, switchedRecord])
+  .superRefine((record, ctx) => {
+    if (record.type === 'CNAME') {
+      for (const side of ['primary', 'standby'] as const) {
+        if ((record[side].values?.length ?? 0) > 1) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [side, 'values'],
+            message: 'a CNAME record takes exactly one value',
+          });
+        }
+      }
+    }
+    if (record.routing === 'swap') return;
+    if (record.setIdentifiers && record.setIdentifiers.primary === record.setIdentifiers.standby) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['setIdentifiers', 'standby'],
+        message: 'primary and standby need different set identifiers',
+      });
+    }
     for (const side of ['primary', 'standby'] as const) {
-      if ((record[side].values?.length ?? 0) > 1) {
+      if (!record[side].healthCheckId) {
         ctx.addIssue({
           code: 'custom',
-          path: [side, 'values'],
-          message: 'a CNAME record takes exactly one value',
+          path: [side, 'healthCheckId'],
+          message: `a ${record.routing} record needs a health check on both sides, or Route 53 cannot fail over without the control plane`,
         });
       }
     }
-  }
-  if (record.routing !== 'weighted') return;
-  if (record.setIdentifiers && record.setIdentifiers.primary === record.setIdentifiers.standby) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['setIdentifiers', 'standby'],
-      message: 'primary and standby need different set identifiers',
-    });
-  }
-  for (const side of ['primary', 'standby'] as const) {
-    if (!record[side].healthCheckId) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [side, 'healthCheckId'],
-        message:
-          'a weighted record needs a health check on both sides, or Route 53 cannot fail over without the control plane',
-      });
-    }
-  }
-});
+  });
 
 export const dnsSection = z.strictObject({
   hostedZoneId,

@@ -1,5 +1,7 @@
 /**
- * The DNS drill: alarm-driven failover, a duplicate event, held failback and an operator's failback.
+ * The DNS drill: alarm-driven failover, a duplicate event, held failback and an operator's failback,
+ * for a weighted pair, then the same for a switched record with Route 53's record API refused
+ * (drill-switched.ts).
  * What moto cannot do, the drill does and says so: it fails the primary's health check (moto
  * reports every check healthy) and builds the EventBridge alarm event (moto emits none).
  */
@@ -17,6 +19,7 @@ import {
 import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
 import type { AlarmOutcome } from '../../trigger/handle-alarm';
+import { runSwitchedDrill } from './drill-switched';
 import { type LocalControlPlane, startLocalControlPlane } from './local';
 
 const PRIMARY = '192.0.2.10';
@@ -174,5 +177,9 @@ export const dnsDrill: DrillScenario = {
     } finally {
       await local?.stop();
     }
+    // The switched kind, on a freshly reset emulator, under its own heading.
+    console.log('\n[dns: switched]');
+    await fetch(`${context.endpoint}/moto-api/reset`, { method: 'POST' });
+    await runSwitchedDrill(context);
   },
 };

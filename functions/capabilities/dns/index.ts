@@ -1,11 +1,13 @@
 import type { CapabilityModule } from '../../engine/module';
 import { dnsSection } from './config';
+import { switchConfigIssues } from './switch';
 
 /** DNS: Route 53 records moved from the primary to the standby (weighted pairs or plain swaps). */
 export const dnsModule: CapabilityModule<'dns', typeof dnsSection> = {
   name: 'dns',
   summary: 'reroute Route 53 records to the standby',
   section: dnsSection,
+  configIssues: switchConfigIssues,
   ownedNames: (dns) =>
     dns.records.map((record, j) => ({
       hostedZoneId: dns.hostedZoneId,

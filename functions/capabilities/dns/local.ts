@@ -34,7 +34,7 @@ export interface TopologyOptions {
   readonly maxEventAgeSeconds?: number;
 }
 
-const createHealthCheck = async (route53: Route53Client, ip: string, reference: string) => {
+export const createHealthCheck = async (route53: Route53Client, ip: string, reference: string) => {
   const out = await route53.send(
     new CreateHealthCheckCommand({
       CallerReference: `${reference}-${Date.now()}-${Math.random()}`,
