@@ -83,6 +83,9 @@ export const mailConfigIssues = (config: {
 }): { path: (string | number)[]; message: string }[] => {
   const issues: { path: (string | number)[]; message: string }[] = [];
   const domains = new Map<string, number>();
+  // The stack names each service's SES invoke permission after its name without dashes (infra.ts):
+  // `shop-mail` and `shopmail` would be one construct id, and CDK stops with a stack trace.
+  const permissionNames = new Map<string, string>();
   const ruleSet = receiptRuleSetName(config.controlPlane.stackName);
   if (config.services.some((svc) => svc.mail) && ruleSet.length > SES_NAME_LIMIT) {
     issues.push({
@@ -105,6 +108,16 @@ export const mailConfigIssues = (config: {
         path: ['services', i, 'name'],
         message: `the SES receipt rule "${rule}" would be ${rule.length} characters, over SES's ${SES_NAME_LIMIT}`,
       });
+    }
+    const permission = recorderPermissionId(svc.name);
+    const same = permissionNames.get(permission);
+    if (same !== undefined) {
+      issues.push({
+        path: ['services', i, 'name'],
+        message: `"${svc.name}" and "${same}" both hold mail and differ only in dashes: the stack names each one's SES permission after its name without dashes; rename one`,
+      });
+    } else {
+      permissionNames.set(permission, svc.name);
     }
     const owner = domains.get(mail.domain);
     if (owner !== undefined) {
@@ -131,3 +144,6 @@ export const receiptRuleSetName = (stackName: string): string => `${stackName}-h
 export const receiptRuleName = (service: string): string => `${service}-hold`;
 /** Where SES stores the raw messages of one service (the S3 action's object key prefix). */
 export const heldMailPrefix = (service: string): string => `held/${service}/`;
+/** The construct id of the permission that lets a service's receipt rule invoke the recorder. */
+export const recorderPermissionId = (service: string): string =>
+  `InvokeBy${service.replace(/[^a-zA-Z0-9]/g, '')}Rule`;

@@ -9,7 +9,13 @@ import { Construct } from 'constructs';
 import type { CapabilityInfra, CapabilityResources } from '../../../infra/capability-infra';
 import { ControlFunction } from '../../../infra/control-function';
 import type { Config, ServiceConfig } from '../../config/schema';
-import { heldMailPrefix, inboundRegionOf, receiptRuleName, receiptRuleSetName } from './config';
+import {
+  heldMailPrefix,
+  inboundRegionOf,
+  receiptRuleName,
+  receiptRuleSetName,
+  recorderPermissionId,
+} from './config';
 
 export interface MailFailoverProps {
   readonly config: Config;
@@ -141,7 +147,7 @@ export class MailFailover extends Construct implements CapabilityResources {
         },
       }),
     );
-    const permission = `InvokeBy${svc.name.replace(/[^a-zA-Z0-9]/g, '')}Rule`;
+    const permission = recorderPermissionId(svc.name);
     this.recorder.addPermission(permission, {
       principal: new ServicePrincipal('ses.amazonaws.com'),
       sourceAccount: stack.account,
