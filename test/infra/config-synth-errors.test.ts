@@ -83,7 +83,22 @@ const CRASHED_BEFORE: Record<string, () => ConfigInput> = {
     example((input) => {
       replica(input).replicaRegion = 'eu-central-1';
     }),
-  'more resources than one stack may hold (100 services holding mail)': () =>
+  'more resources than one stack may hold (450 replica lag alarms)': () => {
+    const input = scaleConfigInput({ services: 450, mailEvery: 1000 });
+    for (const svc of input.services) {
+      if (!svc.database) throw new Error('every generated service has a database');
+      svc.database = {
+        kind: 'rds-replica',
+        primaryInstanceId: `${svc.name}-db-a`,
+        primaryRegion: 'eu-west-1',
+        replicaInstanceId: `${svc.name}-db-b`,
+        replicaLagAlarm: true,
+        endpoint: svc.database.endpoint,
+      };
+    }
+    return input;
+  },
+  'more mail services than the held-mail bucket policy holds (100 services holding mail)': () =>
     scaleConfigInput({ services: 100, mailEvery: 1 }),
 };
 
@@ -301,19 +316,25 @@ describe('configs that crashed cdk synth with a stack trace are refused, naming 
   });
 
   it('refuses a runbook with more resources than one stack may hold, saying which sections fill it', async () => {
-    expect(await issuesOf('more resources than one stack may hold (100 services holding mail)')).toMatch(
-      /^services: the control plane stack would hold about \d+ CloudFormation resources, over CloudFormation's 500 per stack; the most come from services\[\]\.mail \(100 configured, \d+ resources\)/,
+    expect(await issuesOf('more resources than one stack may hold (450 replica lag alarms)')).toMatch(
+      /^services: the control plane stack would hold about \d+ CloudFormation resources, over CloudFormation's 500 per stack; the most come from services\[\]\.database \(450 configured, \d+ resources\)/,
     );
   });
 
+  it('refuses more mail services than the held-mail bucket policy holds (a stack trace before, now caught earlier)', async () => {
+    expect(
+      await issuesOf('more mail services than the held-mail bucket policy holds (100 services holding mail)'),
+    ).toMatch(/services\[svc-\d+\]\.mail: the held-mail bucket's policy would be over S3's 20480 bytes/);
+  });
+
   it('cdk synth (bin/app.ts) prints that message and exits 1, without a stack trace', async () => {
-    // Prepare: a config module with no imports, 100 services holding mail
+    // Prepare: a config module with no imports, 450 replica lag alarms
     const dir = mkdtempSync(join(tmpdir(), 'understudy-config-hunt-'));
     outdirs.push(dir);
     const file = join(dir, 'too-large.config.mjs');
     writeFileSync(
       file,
-      `export default ${JSON.stringify(CRASHED_BEFORE['more resources than one stack may hold (100 services holding mail)']?.())};\n`,
+      `export default ${JSON.stringify(CRASHED_BEFORE['more resources than one stack may hold (450 replica lag alarms)']?.())};\n`,
     );
 
     // Act: the app as `cdk synth` runs it, bundling left off (the message comes before any synth)

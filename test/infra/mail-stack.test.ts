@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { heldMailPolicyBytes } from '../../functions/capabilities/mail/config';
 import { parseConfig } from '../../functions/config/schema';
 import { MAX_LISTED } from '../../infra/limits';
 import { type Synthesized, synthesize } from './synth';
@@ -198,6 +199,14 @@ describe("held mail grants name each service's own prefix", () => {
     for (const grant of grants) expect(grant.keys).toEqual(['held/blog/*', 'held/shop/*']);
     expect(grants.filter((g) => g.actions.includes('s3:DeleteObject')).length).toBeGreaterThanOrEqual(1);
     expect(grants.some((g) => g.actions.join() === 's3:GetObject')).toBe(true);
+    // The config's estimate of the bucket policy (it refuses a runbook past S3's limit) never falls short
+    const rendered = Object.values(synth.template.findResources('AWS::S3::BucketPolicy')).map(
+      (p) => JSON.stringify(p.Properties.PolicyDocument).length,
+    );
+    expect(rendered).toHaveLength(1);
+    expect(heldMailPolicyBytes('understudy', ['blog', 'shop'])).toBeGreaterThanOrEqual(
+      rendered[0] ?? Infinity,
+    );
   });
 
   it(`collapses to shared prefixes only past ${MAX_LISTED} services, still covering every one and never held/*`, () => {
@@ -209,6 +218,10 @@ describe("held mail grants name each service's own prefix", () => {
     syntheses.push(synth);
 
     // Assess
+    const rendered = Object.values(synth.template.findResources('AWS::S3::BucketPolicy'))
+      .map((p) => JSON.stringify(p.Properties.PolicyDocument).length)
+      .at(0);
+    expect(heldMailPolicyBytes('understudy', names)).toBeGreaterThanOrEqual(rendered ?? Infinity);
     for (const grant of heldGrants(synth).values()) {
       expect(grant.keys.length).toBeLessThanOrEqual(MAX_LISTED);
       expect(grant.keys).not.toContain('held/*');

@@ -84,3 +84,43 @@ describe('configs that would fail on deploy or in an incident', () => {
     expect(issues.join('\n')).toMatch(/slackWebhookSecretName.*Secrets Manager secret name/);
   });
 });
+
+describe('the held-mail bucket policy (one statement per service holding mail, S3 allows 20,480 bytes)', () => {
+  const mailServices = (count: number, nameLength: number) =>
+    Array.from({ length: count }, (_, i) => {
+      const name = `m${String(i).padStart(nameLength - 1, '0')}`;
+      return {
+        name,
+        mail: {
+          domain: `${name}.example.com`,
+          hostedZoneId: 'Z0EXAMPLE0SHOP',
+          primary: { host: `mx.${name}.example.com` },
+        },
+      };
+    });
+  const issuesFor = (count: number, nameLength: number, stackName: string) => {
+    try {
+      parseConfig({
+        controlPlane: { account: '111111111111', region: 'eu-west-2', stackName },
+        services: mailServices(count, nameLength),
+      });
+      return [];
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return [...error.issues];
+    }
+  };
+
+  it('accepts 40 services with short names (the scale runbook)', () => {
+    expect(issuesFor(40, 8, 'understudy-scale')).toEqual([]);
+  });
+
+  it('refuses 40 services with 40-character names under a long stack name, at the service that tips it over', () => {
+    // 40 such statements render as about 21.9 kB: the template synthesizes, the deploy would fail
+    const issues = issuesFor(40, 40, `u${'x'.repeat(53)}`);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(
+      /^services\[m0+3\d\]\.mail: the held-mail bucket's policy would be over S3's 20480 bytes/,
+    );
+  });
+});

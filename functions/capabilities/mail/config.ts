@@ -93,9 +93,22 @@ export const mailConfigIssues = (config: {
       message: `is ${config.controlPlane.stackName.length} characters: the SES receipt rule set "${ruleSet}" would be ${ruleSet.length}, over SES's ${SES_NAME_LIMIT}; use at most ${SES_NAME_LIMIT - '-held-mail'.length}`,
     });
   }
+  // The held-mail bucket's policy grows by one statement per mail service (infra.ts): past S3's
+  // limit the template synthesizes and the deploy fails, so the service that tips it is refused.
+  let policyBytes = HELD_MAIL_POLICY_BASE_BYTES;
+  let overPolicy = false;
   config.services.forEach((svc, i) => {
     const mail = svc.mail;
     if (!mail) return;
+    policyBytes += heldMailStatementBytes(config.controlPlane.stackName, svc.name);
+    if (!overPolicy && policyBytes > BUCKET_POLICY_LIMIT_BYTES) {
+      overPolicy = true;
+      const count = config.services.filter((s) => s.mail).length;
+      issues.push({
+        path: ['services', i, 'mail'],
+        message: `the held-mail bucket's policy would be over S3's ${BUCKET_POLICY_LIMIT_BYTES} bytes from this service on (one statement of about ${heldMailStatementBytes(config.controlPlane.stackName, svc.name)} bytes per service holding mail, longer with longer service and stack names; ${count} configured): hold mail for fewer services in one control plane, or split the runbook across two`,
+      });
+    }
     if (mail.inboundRegion !== undefined && mail.inboundRegion !== config.controlPlane.region) {
       issues.push({
         path: ['services', i, 'mail', 'inboundRegion'],
@@ -135,6 +148,21 @@ export const mailConfigIssues = (config: {
 /** The SES Region that receives the domain's mail when the primary does not answer. */
 export const inboundRegionOf = (mail: MailConfig, controlPlaneRegion: string): string =>
   mail.inboundRegion ?? controlPlaneRegion;
+
+/** S3's limit for a bucket policy, in bytes. */
+const BUCKET_POLICY_LIMIT_BYTES = 20_480;
+/**
+ * The held-mail bucket policy as the stack renders it (infra.ts): the TLS-only statement, then one
+ * statement per service letting SES write its prefix for its rule only, which names the service twice
+ * (prefix and rule) and the stack once (the rule set). Measured with room to spare;
+ * test/infra/mail-stack.test.ts checks the estimate never falls short of the rendered policy.
+ */
+const HELD_MAIL_POLICY_BASE_BYTES = 320;
+export const heldMailStatementBytes = (stackName: string, service: string): number =>
+  420 + 2 * service.length + stackName.length;
+/** The estimated size of the held-mail bucket policy for these services. */
+export const heldMailPolicyBytes = (stackName: string, services: readonly string[]): number =>
+  services.reduce((sum, name) => sum + heldMailStatementBytes(stackName, name), HELD_MAIL_POLICY_BASE_BYTES);
 
 /** SES's limit for receipt rule set and rule names. */
 const SES_NAME_LIMIT = 64;
