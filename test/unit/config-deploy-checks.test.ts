@@ -69,6 +69,30 @@ describe('configs that would fail on deploy or in an incident', () => {
     expect(issues.join('\n')).toMatch(/controlPlane\.stackName.*over SES's 64/);
   });
 
+  it('refuses a stack name that makes an alarm-forwarding stack name longer than 128 characters', () => {
+    // CDK would deploy it under a hashed name, not the documented <stackName>-alarms-<region>
+    const issues = issuesOf((input) => {
+      input.controlPlane.stackName = `u${'x'.repeat(118)}`;
+      input.services = input.services.filter((s) => !s.mail);
+      service(input, 'shop').alarms?.push({
+        name: 'shop-health-check',
+        region: 'us-east-1',
+        capabilities: ['dns'],
+      });
+    });
+    expect(issues.join('\n')).toMatch(
+      /controlPlane\.stackName: is 119 characters: the alarm-forwarding stack "ux+-alarms-us-east-1" would be 136, over CloudFormation's 128; use at most 111/,
+    );
+  });
+
+  it('accepts a 128-character stack name when every alarm is in the control plane Region', () => {
+    const issues = issuesOf((input) => {
+      input.controlPlane.stackName = `u${'x'.repeat(127)}`;
+      input.services = input.services.filter((s) => !s.mail);
+    });
+    expect(issues).toEqual([]);
+  });
+
   it('refuses a Slack secret given as an ARN, which would silently disable Slack', () => {
     const issues = issuesOf((input) => {
       input.controlPlane.slackWebhookSecretName =
