@@ -62,6 +62,18 @@ describe('configs that would fail on deploy or in an incident', () => {
     expect(issues.join('\n')).toMatch(/dns\.records.*name.*a CNAME cannot share its name/);
   });
 
+  it("refuses a mail domain whose MX record set the stack writes where another service's CNAME is", () => {
+    // Route 53 allows no MX beside a CNAME: the deploy (or the CNAME's UPSERT in an incident) would fail
+    const issues = issuesOf((input) => {
+      const mail = service(input, 'shop-mail').mail;
+      if (!mail) throw new Error('the example shop-mail holds mail');
+      mail.domain = 'api.shop.example.com';
+    });
+    expect(issues.join('\n')).toMatch(
+      /services\[shop-mail\]\.mail\.domain: api\.shop\.example\.com is a CNAME record of services\.0\.dns\.records\.1; a CNAME cannot share its name/,
+    );
+  });
+
   it("refuses a stack name that makes the SES receipt rule set's name longer than 64 characters", () => {
     const issues = issuesOf((input) => {
       input.controlPlane.stackName = `understudy-${'x'.repeat(50)}`;
