@@ -1,12 +1,18 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import type { Construct } from 'constructs';
+import { CfnOutput, CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct, type IConstruct } from 'constructs';
 import { CAPABILITY_MODULES } from '../functions/capabilities/registry';
-import type { CapabilityName, Config, ServiceConfig } from '../functions/config/schema';
+import {
+  type CapabilityName,
+  type Config,
+  ConfigError,
+  type ServiceConfig,
+} from '../functions/config/schema';
 import type { CapabilityModule } from '../functions/engine/module';
 import { AlarmTrigger, alarmNamesOf } from './alarm-trigger';
 import { CAPABILITY_INFRA } from './capabilities';
 import type { CapabilityInfra, CapabilityResources } from './capability-infra';
 import type { ControlFunction } from './control-function';
+import { RESOURCES_PER_STACK } from './limits';
 import { Notifications } from './notifications';
 import { Reconciler } from './reconciler';
 import { StateStore } from './state-store';
@@ -113,6 +119,7 @@ export class UnderstudyStack extends Stack {
       value: this.notifications.webhookSecret.secretArn,
       description: 'The secret whose value is the Slack incoming-webhook URL',
     });
+    checkResourceBudget(this, config, modules, capabilities);
   }
 
   private outputs(name: string, fn: ControlFunction): void {
@@ -124,5 +131,42 @@ export class UnderstudyStack extends Stack {
   }
 }
 
+/** Resources CDK adds at synth, after the stack's constructor (its metadata), with room to spare. */
+const SYNTH_ADDED_RESOURCES = 5;
+
 const pascal = (name: string): string =>
   name.replace(/(^|[-_ ])([a-z])/g, (_m, _s, c: string) => c.toUpperCase()).replace(/[^A-Za-z0-9]/g, '');
+
+/**
+ * CloudFormation takes at most 500 resources per stack, and CDK stops `cdk synth` with a stack trace
+ * past that. Most resources are shared, but some capabilities add a few per configured section (a
+ * receipt rule, an identity, an alarm): a runbook with many of those is refused here with a message
+ * that says which sections fill the stack, before CDK's own check.
+ */
+const checkResourceBudget = (
+  stack: Stack,
+  config: Config,
+  modules: readonly CapabilityModule[],
+  capabilities: ReadonlyMap<string, CapabilityResources>,
+): void => {
+  const resourcesUnder = (scope: IConstruct) => scope.node.findAll().filter(CfnResource.isCfnResource).length;
+  const total = resourcesUnder(stack) + SYNTH_ADDED_RESOURCES;
+  if (total <= RESOURCES_PER_STACK) return;
+  const byCapability = [...capabilities.entries()]
+    .filter((entry): entry is [string, CapabilityResources & IConstruct] => Construct.isConstruct(entry[1]))
+    .map(([name, resources]) => ({
+      name,
+      resources: resourcesUnder(resources),
+      sections: config.services.filter((svc) => sectionsOf(svc, modules).includes(name as CapabilityName))
+        .length,
+    }))
+    .filter((c) => c.resources > 0)
+    .sort((a, b) => b.resources - a.resources);
+  const most = byCapability
+    .map((c) => `services[].${c.name} (${c.sections} configured, ${c.resources} resources)`)
+    .join(', ');
+  const issue =
+    `services: the control plane stack would hold about ${total} CloudFormation resources, over CloudFormation's ${RESOURCES_PER_STACK} per stack` +
+    `${most === '' ? '' : `; the most come from ${most}`}. Configure fewer of those sections in one control plane, or split the runbook across two (each with its own stackName and stateTableName)`;
+  throw new ConfigError(`Config too large for one stack:\n  - ${issue}`, [issue]);
+};

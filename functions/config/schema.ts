@@ -19,6 +19,9 @@ type SectionShape<M extends readonly CapabilityModule[]> = {
   [K in M[number] as K['name']]: z.ZodOptional<K['section']>;
 };
 
+/** CloudFormation's limit for a stack name. */
+const STACK_NAME_LIMIT = 128;
+
 const controlPlaneSchema = z.strictObject({
   /** The account and Region the control plane runs in: deploy it in the standby Region. */
   account: awsAccount,
@@ -60,6 +63,7 @@ interface SharedServiceFields {
     readonly name: string;
     readonly scope: 'service' | 'instance';
     readonly capabilities?: readonly string[] | undefined;
+    readonly region?: string | undefined;
   }[];
   readonly autoFailback?: { readonly afterStableMinutes: number } | undefined;
 }
@@ -218,6 +222,23 @@ export const buildConfigSchema = <const M extends readonly CapabilityModule[]>(m
           }
         }
       });
+      // Each other Region with alarms gets a forwarding stack named `<stackName>-alarms-<region>`; past
+      // CloudFormation's 128 characters CDK would silently deploy it under a hashed name instead.
+      const { controlPlane } = parsed as unknown as { controlPlane: { stackName: string; region: string } };
+      const remote = new Set(
+        config.services.flatMap((svc) => svc.alarms.map((a) => a.region ?? controlPlane.region)),
+      );
+      remote.delete(controlPlane.region);
+      const longest = [...remote]
+        .map((region) => `${controlPlane.stackName}-alarms-${region}`)
+        .sort((a, b) => b.length - a.length)[0];
+      if (longest !== undefined && longest.length > STACK_NAME_LIMIT) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['controlPlane', 'stackName'],
+          message: `is ${controlPlane.stackName.length} characters: the alarm-forwarding stack "${longest}" would be ${longest.length}, over CloudFormation's ${STACK_NAME_LIMIT}; use at most ${controlPlane.stackName.length - (longest.length - STACK_NAME_LIMIT)}`,
+        });
+      }
       for (const module of modules) {
         for (const issue of module.configIssues?.(parsed as never) ?? []) {
           ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });

@@ -93,7 +93,7 @@ const wildcardActionsIn = (template: Record<string, unknown>): string[] =>
 /** The example also protects a database, a web tier and mail; their constructs explain these. */
 const EXPECTED_FOR_EXAMPLE = [
   ...EXPECTED_ACKNOWLEDGEMENTS,
-  'AwsSolutions-IAM5[Resource::<MailFailoverHeldMail90F558D9.Arn>/held/*]',
+  'AwsSolutions-IAM5[Resource::<MailFailoverHeldMail90F558D9.Arn>/held/shop-mail/*]',
   'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:eu-west-2:111111111111:instance/*]',
   'AwsSolutions-S1',
 ];

@@ -123,6 +123,27 @@ export const databaseSection = z
   });
 
 export type DatabaseConfig = z.output<typeof databaseSection>;
+
+/** Checks that need the control plane, for the config schema's top-level refinement. */
+export const databaseConfigIssues = (config: {
+  readonly controlPlane: { readonly region: string };
+  readonly services: readonly { readonly database?: DatabaseConfig | undefined }[];
+}): { path: (string | number)[]; message: string }[] =>
+  config.services.flatMap((svc, i) => {
+    const db = svc.database;
+    if (db?.kind !== 'rds-replica' || !db.replicaLagAlarm) return [];
+    const home = config.controlPlane.region;
+    const region = db.replicaRegion ?? home;
+    if (region === home) return [];
+    // The stack creates the alarm in its own Region, and CloudFormation alarms read only that Region's
+    // metrics: CDK stops with a stack trace ("Cannot create an Alarm in region ...").
+    return [
+      {
+        path: ['services', i, 'database', 'replicaLagAlarm'],
+        message: `the replica is in ${region}, but the alarm would be created in the control plane's Region (${home}), and a CloudWatch alarm can only watch a metric of its own Region: create the ReplicaLag alarm in ${region} yourself and set replicaLagAlarm to false`,
+      },
+    ];
+  });
 export type RdsReplicaConfig = Extract<DatabaseConfig, { kind: 'rds-replica' }>;
 export type AuroraClusterConfig = Extract<DatabaseConfig, { kind: 'aurora-cluster' }>;
 export type AuroraGlobalConfig = Extract<DatabaseConfig, { kind: 'aurora-global' }>;

@@ -1,5 +1,5 @@
 import type { CapabilityModule } from '../../engine/module';
-import { DATABASE_PARAMS, databaseSection } from './config';
+import { DATABASE_PARAMS, databaseConfigIssues, databaseSection } from './config';
 import { classifyRdsEvent, RDS_EVENT_DETAIL_TYPES } from './rds-event';
 
 /** Database: promote the standby (RDS replica, Aurora cluster or global database), then repoint its name. */
@@ -7,6 +7,7 @@ export const databaseModule: CapabilityModule<'database', typeof databaseSection
   name: 'database',
   summary: 'promote the standby database and repoint its endpoint name once it is writable',
   section: databaseSection,
+  configIssues: databaseConfigIssues,
   ownedNames: (db) => [
     {
       hostedZoneId: db.endpoint.hostedZoneId,

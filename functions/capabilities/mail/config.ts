@@ -83,6 +83,9 @@ export const mailConfigIssues = (config: {
 }): { path: (string | number)[]; message: string }[] => {
   const issues: { path: (string | number)[]; message: string }[] = [];
   const domains = new Map<string, number>();
+  // The stack names each service's SES invoke permission after its name without dashes (infra.ts):
+  // `shop-mail` and `shopmail` would be one construct id, and CDK stops with a stack trace.
+  const permissionNames = new Map<string, string>();
   const ruleSet = receiptRuleSetName(config.controlPlane.stackName);
   if (config.services.some((svc) => svc.mail) && ruleSet.length > SES_NAME_LIMIT) {
     issues.push({
@@ -90,9 +93,22 @@ export const mailConfigIssues = (config: {
       message: `is ${config.controlPlane.stackName.length} characters: the SES receipt rule set "${ruleSet}" would be ${ruleSet.length}, over SES's ${SES_NAME_LIMIT}; use at most ${SES_NAME_LIMIT - '-held-mail'.length}`,
     });
   }
+  // The held-mail bucket's policy grows by one statement per mail service (infra.ts): past S3's
+  // limit the template synthesizes and the deploy fails, so the service that tips it is refused.
+  let policyBytes = HELD_MAIL_POLICY_BASE_BYTES;
+  let overPolicy = false;
   config.services.forEach((svc, i) => {
     const mail = svc.mail;
     if (!mail) return;
+    policyBytes += heldMailStatementBytes(config.controlPlane.stackName, svc.name);
+    if (!overPolicy && policyBytes > BUCKET_POLICY_LIMIT_BYTES) {
+      overPolicy = true;
+      const count = config.services.filter((s) => s.mail).length;
+      issues.push({
+        path: ['services', i, 'mail'],
+        message: `the held-mail bucket's policy would be over S3's ${BUCKET_POLICY_LIMIT_BYTES} bytes from this service on (one statement of about ${heldMailStatementBytes(config.controlPlane.stackName, svc.name)} bytes per service holding mail, longer with longer service and stack names; ${count} configured): hold mail for fewer services in one control plane, or split the runbook across two`,
+      });
+    }
     if (mail.inboundRegion !== undefined && mail.inboundRegion !== config.controlPlane.region) {
       issues.push({
         path: ['services', i, 'mail', 'inboundRegion'],
@@ -105,6 +121,16 @@ export const mailConfigIssues = (config: {
         path: ['services', i, 'name'],
         message: `the SES receipt rule "${rule}" would be ${rule.length} characters, over SES's ${SES_NAME_LIMIT}`,
       });
+    }
+    const permission = recorderPermissionId(svc.name);
+    const same = permissionNames.get(permission);
+    if (same !== undefined) {
+      issues.push({
+        path: ['services', i, 'name'],
+        message: `"${svc.name}" and "${same}" both hold mail and differ only in dashes: the stack names each one's SES permission after its name without dashes; rename one`,
+      });
+    } else {
+      permissionNames.set(permission, svc.name);
     }
     const owner = domains.get(mail.domain);
     if (owner !== undefined) {
@@ -123,6 +149,21 @@ export const mailConfigIssues = (config: {
 export const inboundRegionOf = (mail: MailConfig, controlPlaneRegion: string): string =>
   mail.inboundRegion ?? controlPlaneRegion;
 
+/** S3's limit for a bucket policy, in bytes. */
+const BUCKET_POLICY_LIMIT_BYTES = 20_480;
+/**
+ * The held-mail bucket policy as the stack renders it (infra.ts): the TLS-only statement, then one
+ * statement per service letting SES write its prefix for its rule only, which names the service twice
+ * (prefix and rule) and the stack once (the rule set). Measured with room to spare;
+ * test/infra/mail-stack.test.ts checks the estimate never falls short of the rendered policy.
+ */
+const HELD_MAIL_POLICY_BASE_BYTES = 320;
+export const heldMailStatementBytes = (stackName: string, service: string): number =>
+  420 + 2 * service.length + stackName.length;
+/** The estimated size of the held-mail bucket policy for these services. */
+export const heldMailPolicyBytes = (stackName: string, services: readonly string[]): number =>
+  services.reduce((sum, name) => sum + heldMailStatementBytes(stackName, name), HELD_MAIL_POLICY_BASE_BYTES);
+
 /** SES's limit for receipt rule set and rule names. */
 const SES_NAME_LIMIT = 64;
 
@@ -131,3 +172,6 @@ export const receiptRuleSetName = (stackName: string): string => `${stackName}-h
 export const receiptRuleName = (service: string): string => `${service}-hold`;
 /** Where SES stores the raw messages of one service (the S3 action's object key prefix). */
 export const heldMailPrefix = (service: string): string => `held/${service}/`;
+/** The construct id of the permission that lets a service's receipt rule invoke the recorder. */
+export const recorderPermissionId = (service: string): string =>
+  `InvokeBy${service.replace(/[^a-zA-Z0-9]/g, '')}Rule`;

@@ -1,6 +1,6 @@
-import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IRole, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { CfnRecordSet, PublicHostedZone } from 'aws-cdk-lib/aws-route53';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
@@ -8,8 +8,15 @@ import { CfnReceiptRule, CfnReceiptRuleSet, EmailIdentity, Identity } from 'aws-
 import { Construct } from 'constructs';
 import type { CapabilityInfra, CapabilityResources } from '../../../infra/capability-infra';
 import { ControlFunction } from '../../../infra/control-function';
+import { acknowledgeCollapsed, compactPatterns, isPattern, MAX_LISTED } from '../../../infra/limits';
 import type { Config, ServiceConfig } from '../../config/schema';
-import { heldMailPrefix, inboundRegionOf, receiptRuleName, receiptRuleSetName } from './config';
+import {
+  heldMailPrefix,
+  inboundRegionOf,
+  receiptRuleName,
+  receiptRuleSetName,
+  recorderPermissionId,
+} from './config';
 
 export interface MailFailoverProps {
   readonly config: Config;
@@ -40,10 +47,14 @@ export class MailFailover extends Construct implements CapabilityResources {
   readonly otherFunctions: readonly ControlFunction[];
   readonly ruleSet: CfnReceiptRuleSet;
   readonly rules: readonly CfnReceiptRule[];
+  /** The held-mail key prefixes the functions may read or delete, each ending in `*`. */
+  readonly heldPrefixes: readonly string[];
+  private readonly config: Config;
 
   constructor(scope: Construct, id: string, props: MailFailoverProps) {
     super(scope, id);
     const { config } = props;
+    this.config = config;
     const services = mailServicesOf(config);
     if (services.length === 0) throw new Error('MailFailover needs at least one service with a mail section');
     const stack = Stack.of(this);
@@ -84,13 +95,19 @@ export class MailFailover extends Construct implements CapabilityResources {
     this.recorder.addEnvironment('HELD_MAIL_BUCKET', this.bucket.bucketName);
     this.otherFunctions = [this.recorder];
     props.table.grantWriteData(this.recorder);
+    // Each service's messages live under its own prefix (held/<service>/<SES message id>): every
+    // grant names those prefixes, collapsed to shared ones only past the short list a grant holds
+    // (infra/limits.ts), so a 1,000-service runbook still fits one role's policy.
+    this.heldPrefixes = compactPatterns(services.map((svc) => heldMailPrefix(svc.name))).map((prefix) =>
+      isPattern(prefix) ? prefix : `${prefix}*`,
+    );
     // HeadObject (the message's size) needs s3:GetObject; nothing else in S3.
     Grant.addToPrincipal({
       grantee: this.recorder,
       actions: ['s3:GetObject'],
-      resourceArns: [this.bucket.arnForObjects('held/*')],
+      resourceArns: this.heldObjectArns(),
     });
-    this.acknowledgeHeldPrefix(this.recorder.role ?? this.recorder);
+    this.acknowledgeHeldPrefixes(this.recorder.role);
 
     const ruleSetName = receiptRuleSetName(config.controlPlane.stackName);
     this.ruleSet = new CfnReceiptRuleSet(this, 'RuleSet', { ruleSetName });
@@ -141,7 +158,7 @@ export class MailFailover extends Construct implements CapabilityResources {
         },
       }),
     );
-    const permission = `InvokeBy${svc.name.replace(/[^a-zA-Z0-9]/g, '')}Rule`;
+    const permission = recorderPermissionId(svc.name);
     this.recorder.addPermission(permission, {
       principal: new ServicePrincipal('ses.amazonaws.com'),
       sourceAccount: stack.account,
@@ -171,11 +188,11 @@ export class MailFailover extends Construct implements CapabilityResources {
 
   /** What the reconcile and alarm functions need to keep SES holding mail and to hand it back. */
   grantReconcile(fn: IFunction): void {
-    // Read (to deliver) and delete (after delivery + retention) only in the held-mail bucket.
+    // Read (to deliver) and delete (after delivery + retention) only the configured services' held mail.
     Grant.addToPrincipal({
       grantee: fn,
       actions: ['s3:GetObject', 's3:DeleteObject'],
-      resourceArns: [this.bucket.arnForObjects('held/*')],
+      resourceArns: this.heldObjectArns(),
     });
     // SES's receipt-rule APIs support no resource-level permissions: IAM allows only "*".
     Grant.addToPrincipal({
@@ -188,17 +205,22 @@ export class MailFailover extends Construct implements CapabilityResources {
       ],
       resourceArns: ['*'],
     });
-    if (fn.role) this.acknowledgeHeldPrefix(fn.role);
+    this.acknowledgeHeldPrefixes(fn.role);
   }
 
-  private acknowledgeHeldPrefix(scope: Construct): void {
-    const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnElement);
-    Validations.of(scope).acknowledge({
-      // cdk-nag names the finding after the unresolved ARN.
-      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/held/*]`,
-      reason:
-        'Held messages are stored under per-message keys SES chooses (its message ids) below held/, so the key prefix is the narrowest resource.',
-    });
+  /** The held-mail objects of the configured services: one ARN per service prefix (or shared prefix). */
+  private heldObjectArns(): string[] {
+    return this.heldPrefixes.map((prefix) => this.bucket.arnForObjects(prefix));
+  }
+
+  private acknowledgeHeldPrefixes(role: IRole | undefined): void {
+    acknowledgeCollapsed(
+      role,
+      this.heldObjectArns(),
+      mailServicesOf(this.config).length <= MAX_LISTED
+        ? "Held messages are stored under per-message keys SES chooses (its message ids) below each service's own prefix held/<service>/, so that prefix is the narrowest resource."
+        : 'Held messages are stored under per-message keys SES chooses (its message ids) below held/<service>/; with more mail services than a grant lists, their prefixes are granted as the shortest shared prefixes, which cover every configured service and, at most, others whose names begin the same way.',
+    );
   }
 }
 
