@@ -82,6 +82,8 @@ export interface RegionWideResult {
   /** Every AWS request during the failure phase (the emulator's load). */
   readonly failureRequests: number;
   readonly peakRoute53PerSecond: number;
+  /** The most in any two seconds (the shares' average holds over windows longer than one slot). */
+  readonly peakRoute53InTwoSeconds: number;
   /** What the shares allow at most (concurrency x rate of the simulated functions). */
   readonly allowedRoute53PerSecond: number;
   readonly itemsDispatched: number;
@@ -459,6 +461,7 @@ export const runRegionWide = async (options: RegionWideOptions): Promise<RegionW
       failureRoute53: failureTimes.length,
       failureRequests,
       peakRoute53PerSecond: peakInWindow(failureTimes, 1000),
+      peakRoute53InTwoSeconds: peakInWindow(failureTimes, 2000),
       allowedRoute53PerSecond:
         scale * (worker.concurrency * worker.perSecond + alarm.concurrency * alarm.perSecond),
       itemsDispatched,
