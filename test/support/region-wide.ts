@@ -316,7 +316,9 @@ export const runRegionWide = async (options: RegionWideOptions): Promise<RegionW
     );
     let itemsDispatched = 0;
     const tick = async () => {
-      const out = (await dispatch({}, context(30_000))) as { dispatched: number; unfinished: number };
+      // The dispatcher's 30 s covers 1,000 reads of DynamoDB; the emulator, serving one request at a
+      // time, needs longer, so the simulated dispatcher gets 5 minutes.
+      const out = (await dispatch({}, context(300_000))) as { dispatched: number; unfinished: number };
       itemsDispatched += out.dispatched;
       say(
         `  dispatch at ${((performance.now() - t) / 1000).toFixed(1)} s: ${out.dispatched} items, ${out.unfinished} unfinished first`,
