@@ -1,11 +1,18 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  Architecture,
+  type CfnFunction,
+  Function as LambdaFunction,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema';
+import { ROUTE53_PER_SECOND_ENV, type Route53Share } from '../functions/runtime/route53-shares';
 import { functionCode } from './bundling';
 import { deadLetterQueue } from './dead-letter-queue';
 
@@ -115,5 +122,18 @@ export class ControlFunction extends LambdaFunction {
       reason:
         'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions, so IAM allows only Resource "*".',
     });
+  }
+
+  /**
+   * This function's share of the account's Route 53 rate (functions/runtime/route53-shares.ts): each
+   * process's rate, in its environment, and at most `share.concurrency` processes at once, by reserved
+   * concurrency, unless `bounded` says what else bounds them (an SQS event source's maxConcurrency).
+   */
+  shareRoute53(share: Route53Share, bounded?: 'by-event-source'): this {
+    this.addEnvironment(ROUTE53_PER_SECOND_ENV, String(share.perSecond));
+    if (bounded !== 'by-event-source') {
+      (this.node.defaultChild as CfnFunction).reservedConcurrentExecutions = share.concurrency;
+    }
+    return this;
   }
 }

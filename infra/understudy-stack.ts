@@ -8,6 +8,7 @@ import {
   type ServiceConfig,
 } from '../functions/config/schema';
 import type { CapabilityModule } from '../functions/engine/module';
+import { eventFunctionShare, ROUTE53_SHARES } from '../functions/runtime/route53-shares';
 import { AlarmTrigger, alarmNamesOf } from './alarm-trigger';
 import { CAPABILITY_INFRA } from './capabilities';
 import type { CapabilityInfra, CapabilityResources } from './capability-infra';
@@ -35,7 +36,8 @@ const sectionsOf = (service: ServiceConfig, modules: readonly CapabilityModule[]
     .filter((name) => (service as Record<string, unknown>)[name] !== undefined);
 
 /**
- * The control plane: one state table, an alarm trigger, a reconcile schedule, and each configured
+ * The control plane: one state table, an alarm trigger, a reconcile schedule fanned out to parallel
+ * workers, and each configured
  * capability's own resources. Every function is granted only what it runs: the schedule reconciles
  * every capability, the alarm function those some alarm moves, a capability's event function only
  * that capability, and the mail recorder only its bucket prefix and table writes.
@@ -103,6 +105,13 @@ export class UnderstudyStack extends Stack {
         engineFunctions.push([`${pascal(name)}Event${i > 0 ? i + 1 : ''}`, fn, [name]]);
       });
     }
+    // Every function that may call Route 53 runs within its share of the account's rate.
+    const eventFunctions = engineFunctions.filter(([name]) => name !== 'Reconcile' && name !== 'Alarm');
+    this.alarmTrigger?.handler.shareRoute53(ROUTE53_SHARES.alarm);
+    for (const [, fn] of eventFunctions) fn.shareRoute53(eventFunctionShare(eventFunctions.length));
+    // The dispatcher reads every service's state and queues it; it touches nothing else.
+    this.stateStore.table.grantReadData(this.reconciler.dispatcher);
+    this.outputs('Dispatch', this.reconciler.dispatcher);
     for (const [name, fn, runs] of engineFunctions) {
       this.stateStore.table.grantReadWriteData(fn);
       this.notifications.notifyFrom(fn);

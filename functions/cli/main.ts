@@ -7,6 +7,7 @@ import { CLI_NAME } from '../core/operator-command';
 import type { ControlPlane } from '../engine/engine';
 import { createClientKit } from '../runtime/client-kit';
 import { createControlPlane } from '../runtime/control-plane';
+import { ROUTE53_SHARES } from '../runtime/route53-shares';
 import { type Command, changesThings, type GlobalOptions, parseCommand } from './args';
 import {
   type ChangePreview,
@@ -58,7 +59,16 @@ export interface CliIo {
 const CLI_MAX_ATTEMPTS = 2;
 
 export const awsControlPlane: ControlPlaneFactory = (config, { region, log }) =>
-  createControlPlane({ config, clients: createClientKit({ region, maxAttempts: CLI_MAX_ATTEMPTS }), log });
+  createControlPlane({
+    config,
+    // The CLI's share of the account's Route 53 rate (functions/runtime/route53-shares.ts).
+    clients: createClientKit({
+      region,
+      maxAttempts: CLI_MAX_ATTEMPTS,
+      route53PerSecond: ROUTE53_SHARES.cli.perSecond,
+    }),
+    log,
+  });
 
 /** The example config the repository ships; only `validate` reads it without being told to. */
 const EXAMPLE_CONFIG_FILE = 'understudy.config.ts';

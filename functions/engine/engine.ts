@@ -551,9 +551,41 @@ const leaseUntouchedSince = (record: ServiceRecord, readAt: Date | undefined, le
 };
 
 /**
- * The scheduled run: every service, one after another, so Route 53's request budget is never spent at once.
- * With `alarmStates`, a service that opted into automatic failback may first be moved back to the
- * primary (functions/engine/auto-failback.ts); any error there is logged and the reconcile still runs.
+ * One service's scheduled step: with `alarmStates`, a service that opted into automatic failback may
+ * first be moved back to the primary (functions/engine/auto-failback.ts); any error there is logged
+ * and the reconcile still runs. Throws when the service could not be reconciled (e.g. the state table
+ * is unreachable): the caller decides what a failure means (reconcileAll logs it; a fan-out worker
+ * hands the message back to its queue).
+ */
+export const reconcileScheduled = async (
+  cp: ControlPlane,
+  service: ServiceConfig,
+  options: { readonly alarmStates?: AlarmStateReader | undefined } = {},
+): Promise<CapabilityReport[]> => {
+  let readAt = cp.clock.now();
+  let record = await cp.store.readService(service.name);
+  if (service.autoFailback !== undefined && options.alarmStates !== undefined) {
+    try {
+      const outcome = await autoFailback(cp, service, record, options.alarmStates);
+      // The transition reconciled what it moved; re-read so this run sees the new epoch and statuses.
+      if (outcome?.kind === 'transitioned') {
+        readAt = cp.clock.now();
+        record = await cp.store.readService(service.name);
+      }
+    } catch (error) {
+      cp.log.error('automatic failback check failed; reconciling as usual', {
+        service: service.name,
+        error: classifyAwsError(`auto-failback ${service.name}`, error).message,
+      });
+    }
+  }
+  return reconcileService(cp, service, undefined, { record, recordReadAt: readAt });
+};
+
+/**
+ * Every service, one after another, in one process (the CLI and local runs; the deployed schedule
+ * fans out to parallel workers instead, functions/engine/fan-out.ts), so Route 53's request budget
+ * is never spent at once. See reconcileScheduled for automatic failback.
  */
 export const reconcileAll = async (
   cp: ControlPlane,
@@ -570,24 +602,7 @@ export const reconcileAll = async (
       break;
     }
     try {
-      let readAt = cp.clock.now();
-      let record = await cp.store.readService(service.name);
-      if (service.autoFailback !== undefined && options.alarmStates !== undefined) {
-        try {
-          const outcome = await autoFailback(cp, service, record, options.alarmStates);
-          // The transition reconciled what it moved; re-read so this run sees the new epoch and statuses.
-          if (outcome?.kind === 'transitioned') {
-            readAt = cp.clock.now();
-            record = await cp.store.readService(service.name);
-          }
-        } catch (error) {
-          cp.log.error('automatic failback check failed; reconciling as usual', {
-            service: service.name,
-            error: classifyAwsError(`auto-failback ${service.name}`, error).message,
-          });
-        }
-      }
-      reports.push(...(await reconcileService(cp, service, undefined, { record, recordReadAt: readAt })));
+      reports.push(...(await reconcileScheduled(cp, service, options)));
     } catch (error) {
       const failure = classifyAwsError(`reconcile ${service.name}`, error);
       cp.log.error('could not reconcile service; the next run will try again', {

@@ -4,8 +4,12 @@ import type { Context } from 'aws-lambda';
 import type { CapabilityReport, ControlPlane } from '../engine/engine';
 import { logger } from '../runtime/bundled-config';
 
-/** Builds the invocation's control plane; `remainingMs` sets its deadline (tests may ignore it). */
-export type ControlPlaneFactory = (remainingMs?: () => number) => ControlPlane;
+/**
+ * Builds the invocation's control plane; `remainingMs` sets its deadline (tests may ignore it). `run`:
+ * the scheduled run the invocation works for (a fan-out worker's dispatch): invocations of one run in
+ * a container share its Route 53 reads; without it, each invocation reads afresh.
+ */
+export type ControlPlaneFactory = (remainingMs?: () => number, run?: string) => ControlPlane;
 
 /**
  * Every control plane handler's wiring, once: the invocation's control plane with a deadline from
@@ -14,9 +18,10 @@ export type ControlPlaneFactory = (remainingMs?: () => number) => ControlPlane;
 export const controlPlaneHandler = <R>(
   controlPlane: ControlPlaneFactory,
   run: (cp: ControlPlane, event: unknown) => Promise<R>,
+  runOf?: (event: unknown) => string | undefined,
 ) =>
   middy(async (event: unknown, context: Context) => {
-    const cp = controlPlane(() => context.getRemainingTimeInMillis());
+    const cp = controlPlane(() => context.getRemainingTimeInMillis(), runOf?.(event));
     try {
       return await run(cp, event);
     } finally {

@@ -38,7 +38,10 @@ export interface ClientKitOptions {
   readonly region: string;
   /** The SDK's attempts per call (default: the SDK's 3). The CLI and tests fail faster. */
   readonly maxAttempts?: number;
-  /** Route 53 requests per second from this process; the account allows 5 for everyone. */
+  /**
+   * Route 53 requests per second from this process (default 0.5); the account allows 5 for everyone,
+   * and functions/runtime/route53-shares.ts divides them among the control plane's processes.
+   */
   readonly route53PerSecond?: number;
 }
 
@@ -84,7 +87,7 @@ export const createClientKit = (options: ClientKitOptions): ClientKit => {
         { step: 'finalizeRequest', priority: 'low', name: 'understudyCallGuard', override: true },
       );
       if (client.config.serviceId === 'Route 53') {
-        withRequestBudget(client as never, options.route53PerSecond ?? 2);
+        withRequestBudget(client as never, options.route53PerSecond ?? 0.5);
       }
       byRegion.set(region, client);
       return client;

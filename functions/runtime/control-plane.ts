@@ -12,6 +12,7 @@ import { Reporter } from '../engine/reporter';
 import { type Notifier, slackWebhookNotifier } from '../notify/slack';
 import { DynamoStateStore } from '../state/store';
 import type { ClientKit } from './client-kit';
+import type { RunScope } from './run-scope';
 import { newRunScope } from './zone-records';
 
 /**
@@ -188,5 +189,65 @@ export const createControlPlane = (options: ControlPlaneOptions): ControlPlane =
         tuning: options.tuning,
         run: () => run,
       }),
+  };
+};
+
+/**
+ * How long before the function's timeout a run stops starting new work: enough for the step in
+ * flight (an SDK call with its retries, a bounded verify) and the status, audit and Slack writes.
+ */
+export const DEADLINE_MARGIN_MS = 15_000;
+
+/** Builds one invocation's control plane in a container (functions/handlers/wiring.ts calls it). */
+export type InvocationControlPlanes = (remainingMs?: () => number, scheduledRun?: string) => ControlPlane;
+
+/**
+ * A Lambda container's control planes, one per invocation (its own Reporter and deadline), on the
+ * container's clients and capabilities. `scheduledRun`: the dispatch a fan-out worker's invocation
+ * belongs to; the container's invocations of one dispatch share its Route 53 zone reads (so an idle
+ * dispatch reads each zone once per worker container, not once per batch), and the first invocation
+ * of the next dispatch, or any invocation without a run, reads afresh. Lambda runs one invocation at
+ * a time per container, so one current run is enough. functions/runtime/lambda.ts builds one per
+ * container; the bench builds one per simulated container.
+ */
+export const containerControlPlanes = (
+  options: Omit<ControlPlaneOptions, 'capabilities' | 'deadline' | 'notifier'> & {
+    readonly notifier: Notifier;
+  },
+): InvocationControlPlanes => {
+  const { config, clients, log } = options;
+  const clock = options.clock ?? systemClock;
+  const newId = options.newId ?? randomUUID;
+  let run: RunScope | undefined;
+  let runKey: string | undefined;
+  const capabilities = capabilitySource(options.modules ?? CAPABILITY_MODULES, {
+    config,
+    clients,
+    clock,
+    log,
+    newId,
+    changeVerify: options.changeVerify ?? { verifyAttempts: 10, verifyIntervalMs: 3_000 },
+    tuning: options.tuning,
+    run: () => {
+      run ??= newRunScope(clients);
+      return run;
+    },
+  });
+  return (remainingMs, scheduledRun) => {
+    // Each run reads Route 53 afresh: nothing read in one run is believed in the next.
+    if (scheduledRun === undefined || scheduledRun !== runKey || run === undefined)
+      run = newRunScope(clients);
+    runKey = scheduledRun;
+    const remaining = remainingMs?.();
+    return createControlPlane({
+      ...options,
+      clock,
+      newId,
+      capabilities,
+      deadline:
+        remaining === undefined
+          ? undefined
+          : new Date(clock.now().getTime() + remaining - DEADLINE_MARGIN_MS),
+    });
   };
 };

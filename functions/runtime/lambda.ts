@@ -1,20 +1,21 @@
-import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { bundledConfig, logger } from './bundled-config';
 
 export { bundledConfig, logger };
 
-import { CAPABILITY_MODULES } from '../capabilities/registry';
 import { CAPABILITIES, type CapabilityName, type Config } from '../config/schema';
-import { systemClock } from '../core/clock';
 import type { AlarmStateReader } from '../engine/auto-failback';
-import type { CapabilitySource } from '../engine/capability';
 import type { ControlPlane } from '../engine/engine';
-import type { Notifier } from '../notify/slack';
 import { type ClientKit, createClientKit } from './client-kit';
-import { capabilitySource, cloudWatchAlarmStates, createControlPlane, slackNotifier } from './control-plane';
-import type { RunScope } from './run-scope';
-import { newRunScope } from './zone-records';
+import {
+  cloudWatchAlarmStates,
+  containerControlPlanes,
+  DEADLINE_MARGIN_MS,
+  type InvocationControlPlanes,
+  slackNotifier,
+} from './control-plane';
+import { ROUTE53_PER_SECOND_ENV } from './route53-shares';
+import { sqsWorkQueue, type WorkQueue } from './work-queue';
 
 const lambdaEnvironment = z.object({
   AWS_REGION: z.string().min(1),
@@ -22,49 +23,58 @@ const lambdaEnvironment = z.object({
   SLACK_WEBHOOK_SECRET_ARN: z.string().min(1).optional(),
   /** The capability a resource-event function serves (infra/understudy-stack.ts sets it). */
   UNDERSTUDY_CAPABILITY: z.string().optional(),
+  /** The fan-out queue the dispatcher fills (infra/reconciler.ts sets it). */
+  UNDERSTUDY_WORK_QUEUE_URL: z.string().min(1).optional(),
+  /** This function's Route 53 requests per second (functions/runtime/route53-shares.ts). */
+  [ROUTE53_PER_SECOND_ENV]: z.coerce.number().positive().optional(),
 });
 
-/** What a container keeps across invocations: config, clients, capabilities and the Slack secret cache. */
+/** What a container keeps across invocations: config, clients, its control planes (capabilities, Slack cache). */
 interface Container {
   readonly config: Config;
   readonly clients: ClientKit;
-  readonly notifier: Notifier;
-  readonly capabilities: CapabilitySource;
+  readonly controlPlanes: InvocationControlPlanes;
   readonly capability: string | undefined;
+  readonly workQueueUrl: string | undefined;
 }
 
 let container: Container | undefined;
-/** The current invocation's shared reads; Lambda runs one invocation at a time per container. */
-let run: RunScope | undefined;
 
 /** Validates environment and config once per container; everything else is created on first use. */
 const initialise = (): Container => {
   if (container) return container;
   const env = lambdaEnvironment.parse(process.env);
   const config = bundledConfig();
-  const clients = createClientKit({ region: env.AWS_REGION });
+  const clients = createClientKit({
+    region: env.AWS_REGION,
+    route53PerSecond: env[ROUTE53_PER_SECOND_ENV],
+  });
   container = {
     config,
     clients,
-    notifier: slackNotifier(config, clients, logger, env.SLACK_WEBHOOK_SECRET_ARN),
-    capabilities: capabilitySource(CAPABILITY_MODULES, {
+    controlPlanes: containerControlPlanes({
       config,
       clients,
-      clock: systemClock,
       log: logger,
-      newId: randomUUID,
-      changeVerify: { verifyAttempts: 10, verifyIntervalMs: 3_000 },
-      run: () => {
-        run ??= newRunScope(clients);
-        return run;
-      },
+      notifier: slackNotifier(config, clients, logger, env.SLACK_WEBHOOK_SECRET_ARN),
+      runName: process.env.AWS_LAMBDA_FUNCTION_NAME,
     }),
     capability: env.UNDERSTUDY_CAPABILITY,
+    workQueueUrl: env.UNDERSTUDY_WORK_QUEUE_URL,
   };
   return container;
 };
 
 let alarmStates: AlarmStateReader | undefined;
+let workQueue: WorkQueue | undefined;
+
+/** The dispatcher's fan-out queue, from its environment. */
+export const lambdaWorkQueue = (): WorkQueue => {
+  const { clients, workQueueUrl } = initialise();
+  if (!workQueueUrl) throw new Error('UNDERSTUDY_WORK_QUEUE_URL must name the fan-out queue');
+  workQueue ??= sqsWorkQueue(clients, workQueueUrl);
+  return workQueue;
+};
 
 /** The automatic-failback alarm reader, on the container's own CloudWatch clients. */
 export const lambdaAlarmStates = (): AlarmStateReader => {
@@ -80,25 +90,11 @@ export const lambdaCapability = (): CapabilityName => {
   return known;
 };
 
-/**
- * How long before the function's timeout a run stops starting new work: enough for the step in
- * flight (an SDK call with its retries, a bounded verify) and the status, audit and Slack writes.
- */
-export const DEADLINE_MARGIN_MS = 15_000;
+export { DEADLINE_MARGIN_MS };
 
-/** A fresh control plane per invocation (its own Reporter and deadline), on the container's clients. */
-export const lambdaControlPlane = (remainingMs?: () => number): ControlPlane => {
-  const { config, clients, notifier, capabilities } = initialise();
-  // Each invocation reads Route 53 afresh: nothing read in one run is believed in the next.
-  run = newRunScope(clients);
-  const remaining = remainingMs?.();
-  return createControlPlane({
-    config,
-    clients,
-    log: logger,
-    notifier,
-    capabilities,
-    deadline: remaining === undefined ? undefined : new Date(Date.now() + remaining - DEADLINE_MARGIN_MS),
-    runName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-  });
-};
+/**
+ * A fresh control plane per invocation (its own Reporter and deadline), on the container's clients;
+ * `scheduledRun` shares a dispatch's reads (functions/runtime/control-plane.ts, containerControlPlanes).
+ */
+export const lambdaControlPlane = (remainingMs?: () => number, scheduledRun?: string): ControlPlane =>
+  initialise().controlPlanes(remainingMs, scheduledRun);

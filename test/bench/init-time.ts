@@ -28,7 +28,8 @@ import { lambdaBundling, REPO_ROOT } from '../../infra/bundling';
 /** Every Lambda entry point of the stack (the resource-event entry serves each capability's events). */
 export const FUNCTION_ENTRIES: Readonly<Record<string, string>> = {
   alarm: 'functions/handlers/alarm.ts',
-  reconcile: 'functions/handlers/reconcile.ts',
+  dispatch: 'functions/handlers/dispatch.ts',
+  'reconcile-worker': 'functions/handlers/reconcile-worker.ts',
   'resource-event': 'functions/handlers/resource-event.ts',
   'mail-recorder': 'functions/capabilities/mail/recorder-handler.ts',
 };

@@ -40,6 +40,7 @@ describe('the bundled function code', () => {
     const functions: [string, ControlFunction | undefined][] = [
       ['alarm', synth.stack.alarmTrigger?.handler],
       ['reconcile', synth.stack.reconciler.handler],
+      ['dispatch', synth.stack.reconciler.dispatcher],
       ['rds-event', synth.stack.capabilities.get('database')?.engineFunctions[0]],
       ['ec2-event', synth.stack.capabilities.get('compute')?.engineFunctions[0]],
       ['mail-recorder', synth.stack.capabilities.get('mail')?.otherFunctions[0]],

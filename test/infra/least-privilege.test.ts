@@ -20,6 +20,22 @@ const actionsOf = (synth: Synthesized, fn: ControlFunction | undefined): string[
     .flatMap((statement) => [statement.Action].flat());
 };
 
+/** Every statement of the policies attached to the function's role. */
+const statementsOf = (synth: Synthesized, fn: ControlFunction) => {
+  const roleId = synth.stack.getLogicalId(fn.role?.node.defaultChild as CfnElement);
+  return Object.values(synth.templateJson.Resources as Resources)
+    .filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        (r.Properties.Roles as { Ref?: string }[]).some((role) => role.Ref === roleId),
+    )
+    .flatMap(
+      (r) =>
+        (r.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] })
+          .Statement,
+    );
+};
+
 const matching = (actions: readonly string[], pattern: RegExp) => actions.filter((a) => pattern.test(a));
 
 describe('each function is granted only what it runs (example config)', () => {
@@ -68,5 +84,29 @@ describe('each function is granted only what it runs (example config)', () => {
     ]) {
       expect(actions).toContain(action);
     }
+  });
+
+  it('the dispatcher only reads the state table and queues work: no capability, no writes', () => {
+    const actions = actionsOf(synth, synth.stack.reconciler.dispatcher);
+    expect(actions).toContain('sqs:SendMessage');
+    expect(actions).toContain('dynamodb:Query');
+    expect(matching(actions, /^dynamodb:(Put|Update|Delete|BatchWrite)/)).toEqual([]);
+    expect(
+      matching(actions, /^(route53|rds|ec2|elasticloadbalancing|autoscaling|ses|s3|cloudwatch):/),
+    ).toEqual([]);
+    expect(matching(actions, /^sqs:(Receive|Delete)/)).toEqual([]);
+  });
+
+  it('the reconcile worker consumes the work queue and may not fill it', () => {
+    const actions = actionsOf(synth, synth.stack.reconciler.handler);
+    expect(actions).toContain('sqs:ReceiveMessage');
+    expect(actions).toContain('sqs:DeleteMessage');
+    // It sends only to its failure queue (failed asynchronous invocations), never to the work queue.
+    const workQueue = synth.stack.getLogicalId(synth.stack.reconciler.queue.node.defaultChild as CfnElement);
+    const sends = statementsOf(synth, synth.stack.reconciler.handler).filter((st) =>
+      [st.Action].flat().some((a) => a.startsWith('sqs:Send')),
+    );
+    expect(sends.length).toBeGreaterThan(0);
+    for (const statement of sends) expect(JSON.stringify(statement.Resource)).not.toContain(workQueue);
   });
 });

@@ -43,6 +43,7 @@ const EXPECTED_ACKNOWLEDGEMENTS = [
   'AwsSolutions-L1',
   'AwsSolutions-SQS3',
   'Serverless-LambdaDLQ',
+  'Serverless-LambdaEventSourceMappingDestination',
   'Serverless-LambdaLatestVersion',
   'Serverless-SQSRedrivePolicy',
 ];

@@ -88,16 +88,45 @@ describe('the stack for the example shop, DNS only', () => {
     });
   });
 
-  it('runs the reconciler every minute, with a dead-letter queue for undeliverable ticks', () => {
+  it('runs the dispatcher every minute, with a dead-letter queue for undeliverable ticks', () => {
     // Assess
+    const dispatcher = synth.stack.reconciler.dispatcher;
     synth.template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
       Targets: [
         Match.objectLike({
-          Arn: { 'Fn::GetAtt': [logicalId(synth, reconcile), 'Arn'] },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId(synth, reconcile), 'Arn'] } },
+          Arn: { 'Fn::GetAtt': [logicalId(synth, dispatcher), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId(synth, dispatcher), 'Arn'] } },
         }),
       ],
+    });
+  });
+
+  it('fans the schedule out to reconcile workers through an encrypted queue, within their Route 53 share', () => {
+    // Assess: at most 2 workers at once (2 x 1 req/s of Route 53), partial batch failures, a DLQ
+    const workQueue = synth.stack.getLogicalId(synth.stack.reconciler.queue.node.defaultChild as CfnElement);
+    synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(synth, reconcile) },
+      EventSourceArn: { 'Fn::GetAtt': [workQueue, 'Arn'] },
+      BatchSize: 10,
+      ScalingConfig: { MaximumConcurrency: 2 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    synth.template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 360,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [queueId(synth, reconcile), 'Arn'] },
+        maxReceiveCount: 3,
+      },
+    });
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ UNDERSTUDY_ROUTE53_PER_SECOND: '1' }) },
+      ReservedConcurrentExecutions: Match.absent(),
+    });
+    // The alarm function: at most 4 at once, 0.5 req/s each.
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ UNDERSTUDY_ROUTE53_PER_SECOND: '0.5' }) },
+      ReservedConcurrentExecutions: 4,
     });
   });
 
@@ -106,6 +135,7 @@ describe('the stack for the example shop, DNS only', () => {
     for (const [fn, retries] of [
       [alarm, 2],
       [reconcile, 0],
+      [synth.stack.reconciler.dispatcher, 0],
     ] as const) {
       synth.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: logicalId(synth, fn) },
@@ -113,11 +143,13 @@ describe('the stack for the example shop, DNS only', () => {
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId(synth, fn), 'Arn'] } } },
       });
     }
-    synth.template.resourceCountIs('AWS::SQS::Queue', 2);
-    synth.template.allResourcesProperties('AWS::SQS::Queue', {
-      SqsManagedSseEnabled: true,
-      MessageRetentionPeriod: 14 * 24 * 3600,
-    });
+    // Three failure queues, and the work queue (kept an hour: its items are superseded after a minute).
+    synth.template.resourceCountIs('AWS::SQS::Queue', 4);
+    synth.template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    const retention = Object.values(synth.template.findResources('AWS::SQS::Queue')).map(
+      (q) => (q as { Properties: { MessageRetentionPeriod: number } }).Properties.MessageRetentionPeriod,
+    );
+    expect(retention.sort((a, b) => a - b)).toEqual([3600, 14 * 24 * 3600, 14 * 24 * 3600, 14 * 24 * 3600]);
     synth.template.allResourcesProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -127,14 +159,14 @@ describe('the stack for the example shop, DNS only', () => {
     });
   });
 
-  it('deploys both functions as traced arm64 Node.js 22 functions with bounded log retention', () => {
+  it('deploys every function as traced arm64 Node.js 22 functions with bounded log retention', () => {
     // Assess
-    synth.template.resourceCountIs('AWS::Lambda::Function', 2);
+    synth.template.resourceCountIs('AWS::Lambda::Function', 3);
     synth.template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       MemorySize: 256,
-      Timeout: 60,
+      Timeout: Match.anyValue(),
       Handler: 'index.handler',
       TracingConfig: { Mode: 'Active' },
       LoggingConfig: { LogGroup: { Ref: Match.anyValue() } },
@@ -142,13 +174,22 @@ describe('the stack for the example shop, DNS only', () => {
         Variables: Match.objectLike({
           POWERTOOLS_SERVICE_NAME: 'understudy',
           NODE_OPTIONS: '--enable-source-maps',
-          SLACK_WEBHOOK_SECRET_ARN: arn(
-            'secretsmanager:eu-west-2:111111111111:secret:understudy/slack-webhook',
-          ),
         }),
       },
     });
-    synth.template.resourceCountIs('AWS::Logs::LogGroup', 2);
+    // The functions that report (not the dispatcher, which only queues) know the Slack secret.
+    for (const fn of [alarm, reconcile]) {
+      const variables = (
+        synth.templateJson.Resources as Record<
+          string,
+          { Properties: { Environment: { Variables: Record<string, unknown> } } }
+        >
+      )[logicalId(synth, fn)]?.Properties.Environment.Variables;
+      expect(variables?.SLACK_WEBHOOK_SECRET_ARN).toEqual(
+        arn('secretsmanager:eu-west-2:111111111111:secret:understudy/slack-webhook'),
+      );
+    }
+    synth.template.resourceCountIs('AWS::Logs::LogGroup', 3);
     synth.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
@@ -284,6 +325,8 @@ describe('the stack for the example shop, DNS only', () => {
     expect(Object.keys(synth.template.findOutputs('*')).sort()).toEqual([
       'AlarmDeadLetterQueueUrl',
       'AlarmFunctionName',
+      'DispatchDeadLetterQueueUrl',
+      'DispatchFunctionName',
       'ReconcileDeadLetterQueueUrl',
       'ReconcileFunctionName',
       'SlackWebhookSecretArn',
@@ -410,7 +453,7 @@ describe('the stack for a config without alarms', () => {
   it('deploys the reconciler but no alarm rule or alarm function', () => {
     // Assess
     expect(synth.stack.alarmTrigger).toBeUndefined();
-    synth.template.resourceCountIs('AWS::Lambda::Function', 1);
+    synth.template.resourceCountIs('AWS::Lambda::Function', 2);
     synth.template.resourceCountIs('AWS::Events::Rule', 1);
     synth.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     expect(Object.keys(synth.template.findOutputs('*'))).not.toContain('AlarmFunctionName');

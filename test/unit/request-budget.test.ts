@@ -1,5 +1,10 @@
 import { Readable } from 'node:stream';
-import { GetChangeCommand, Route53Client, type Route53ClientConfig } from '@aws-sdk/client-route-53';
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  Route53Client,
+  type Route53ClientConfig,
+} from '@aws-sdk/client-route-53';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { withRequestBudget } from '../../functions/runtime/request-budget';
 
@@ -15,17 +20,23 @@ let now = T0;
 const GET_CHANGE_INSYNC = `<?xml version="1.0" encoding="UTF-8"?>
 <GetChangeResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C1</Id><Status>INSYNC</Status><SubmittedAt>2026-11-22T10:00:00.000Z</SubmittedAt></ChangeInfo></GetChangeResponse>`;
 
+const CHANGE_PENDING = `<?xml version="1.0" encoding="UTF-8"?>
+<ChangeResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C2</Id><Status>PENDING</Status><SubmittedAt>2026-11-22T10:00:00.000Z</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>`;
+
 interface FakeHttp {
   readonly sentAt: number[];
+  /** Each request as it left: method and path. */
+  readonly sent?: string[];
   /** Status codes to answer with, in order; 200 once they run out. */
   readonly statuses: number[];
 }
 
 const fakeHttpHandler = (http: FakeHttp) => ({
-  async handle() {
+  async handle(request: { method: string; path: string }) {
     http.sentAt.push(Date.now());
+    http.sent?.push(`${request.method} ${request.path}`);
     const statusCode = http.statuses.shift() ?? 200;
-    const body = statusCode === 200 ? GET_CHANGE_INSYNC : '';
+    const body = statusCode !== 200 ? '' : request.method === 'POST' ? CHANGE_PENDING : GET_CHANGE_INSYNC;
     return {
       response: {
         statusCode,
@@ -176,5 +187,50 @@ describe('withRequestBudget', () => {
     // Assess
     expect(first.delays).toEqual([]);
     expect(second.delays).toEqual([1000]);
+  });
+
+  it('gives the next slot to a waiting change before any waiting read, whoever came first', async () => {
+    // Prepare: one read in flight, then three reads and a change waiting (time does not move)
+    const sent: string[] = [];
+    const http: FakeHttp = { sentAt: [], statuses: [], sent };
+    // Each wait lasts a macrotask, so every request has reached the budget before the second slot.
+    const r53 = withRequestBudget(client(http), 1, () => new Promise((r) => setTimeout(r, 5)));
+    const change = () =>
+      r53.send(
+        new ChangeResourceRecordSetsCommand({
+          HostedZoneId: 'Z1',
+          ChangeBatch: {
+            Changes: [
+              {
+                Action: 'UPSERT',
+                ResourceRecordSet: {
+                  Name: 'a.example.',
+                  Type: 'A',
+                  TTL: 60,
+                  ResourceRecords: [{ Value: '192.0.2.1' }],
+                },
+              },
+            ],
+          },
+        }),
+      );
+
+    // Act
+    await Promise.all([
+      r53.send(new GetChangeCommand({ Id: 'R1' })),
+      r53.send(new GetChangeCommand({ Id: 'R2' })),
+      r53.send(new GetChangeCommand({ Id: 'R3' })),
+      change(),
+      r53.send(new GetChangeCommand({ Id: 'R4' })),
+    ]);
+
+    // Assess: the first read had its slot already; the change overtakes the reads queued before it
+    expect(sent.map((s) => (s.startsWith('POST') ? 'change' : s.replace(/.*\/change\//, '')))).toEqual([
+      'R1',
+      'change',
+      'R2',
+      'R3',
+      'R4',
+    ]);
   });
 });
