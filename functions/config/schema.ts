@@ -110,6 +110,16 @@ export const buildConfigSchema = <const M extends readonly CapabilityModule[]>(m
         .default(30),
       alarms: z.array(alarmTrigger).default([]),
       /**
+       * Recovery time objective: minutes from the alarm's state change to every moved capability
+       * converged. Measured for every transition and reported against this target (functions/report/).
+       */
+      rtoMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 24 * 60)
+        .optional(),
+      /**
        * Opt-in automatic failback (mode auto only); absent: failback stays explicit. A capability on the
        * standby moves back once every alarm covering it has been OK for `afterStableMinutes` and its
        * cooldown has passed (functions/engine/auto-failback.ts).

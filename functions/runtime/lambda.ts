@@ -11,6 +11,8 @@ import type { AlarmStateReader } from '../engine/auto-failback';
 import type { CapabilitySource } from '../engine/capability';
 import type { ControlPlane } from '../engine/engine';
 import type { Notifier } from '../notify/slack';
+import { lambdaRecoveryRecorder } from '../report/aws';
+import type { RecoveryRecorder } from '../report/recovery';
 import { type ClientKit, createClientKit } from './client-kit';
 import { capabilitySource, cloudWatchAlarmStates, createControlPlane, slackNotifier } from './control-plane';
 import type { RunScope } from './run-scope';
@@ -22,6 +24,8 @@ const lambdaEnvironment = z.object({
   SLACK_WEBHOOK_SECRET_ARN: z.string().min(1).optional(),
   /** The capability a resource-event function serves (infra/understudy-stack.ts sets it). */
   UNDERSTUDY_CAPABILITY: z.string().optional(),
+  /** The bucket execution reports are stored in (infra/report-bucket.ts); absent: not stored. */
+  REPORT_BUCKET_NAME: z.string().min(3).optional(),
 });
 
 /** What a container keeps across invocations: config, clients, capabilities and the Slack secret cache. */
@@ -31,6 +35,7 @@ interface Container {
   readonly notifier: Notifier;
   readonly capabilities: CapabilitySource;
   readonly capability: string | undefined;
+  readonly recovery: RecoveryRecorder;
 }
 
 let container: Container | undefined;
@@ -60,6 +65,7 @@ const initialise = (): Container => {
       },
     }),
     capability: env.UNDERSTUDY_CAPABILITY,
+    recovery: lambdaRecoveryRecorder(clients, env.REPORT_BUCKET_NAME, env.AWS_REGION),
   };
   return container;
 };
@@ -88,7 +94,7 @@ export const DEADLINE_MARGIN_MS = 15_000;
 
 /** A fresh control plane per invocation (its own Reporter and deadline), on the container's clients. */
 export const lambdaControlPlane = (remainingMs?: () => number): ControlPlane => {
-  const { config, clients, notifier, capabilities } = initialise();
+  const { config, clients, notifier, capabilities, recovery } = initialise();
   // Each invocation reads Route 53 afresh: nothing read in one run is believed in the next.
   run = newRunScope(clients);
   const remaining = remainingMs?.();
@@ -100,5 +106,6 @@ export const lambdaControlPlane = (remainingMs?: () => number): ControlPlane => 
     capabilities,
     deadline: remaining === undefined ? undefined : new Date(Date.now() + remaining - DEADLINE_MARGIN_MS),
     runName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    recovery,
   });
 };

@@ -31,10 +31,7 @@ export const zoneRecordsReader = (route53: () => Promise<Route53Client>): ZoneRe
   const zones = new Map<string, Promise<readonly ResourceRecordSet[]>>();
 
   const readZone = async (hostedZoneId: string): Promise<readonly ResourceRecordSet[]> => {
-    const [client, { ListResourceRecordSetsCommand }] = await Promise.all([
-      route53(),
-      loadRoute53Sdk(),
-    ]);
+    const [client, { ListResourceRecordSetsCommand }] = await Promise.all([route53(), loadRoute53Sdk()]);
     const sets: ResourceRecordSet[] = [];
     let start: { name?: string; type?: string; identifier?: string } = {};
     for (;;) {
@@ -84,9 +81,7 @@ export const zoneRecordsReader = (route53: () => Promise<Route53Client>): ZoneRe
 export const newRunScope = (clients: ClientKit): RunScope => {
   const values = new Map<string, unknown>();
   return {
-    zoneRecords: zoneRecordsReader(async () =>
-      clients.client((await loadRoute53Sdk()).Route53Client),
-    ),
+    zoneRecords: zoneRecordsReader(async () => clients.client((await loadRoute53Sdk()).Route53Client)),
     shared<T>(key: string, create: () => T): T {
       if (!values.has(key)) values.set(key, create());
       return values.get(key) as T;
