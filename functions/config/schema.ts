@@ -34,6 +34,8 @@ const controlPlaneSchema = z.strictObject({
   /** Alarm events older than this are stale and ignored (EventBridge may retry for up to 24 h). */
   maxEventAgeSeconds: z.number().int().min(30).max(86_400).default(600),
   auditRetentionDays: z.number().int().min(1).max(3650).default(90),
+  /** Days an execution report stays in the report bucket before lifecycle expires it. */
+  reportRetentionDays: z.number().int().min(1).max(3650).default(365),
   /** Name of a Secrets Manager secret holding the Slack incoming-webhook URL. */
   slackWebhookSecretName: z
     .string()

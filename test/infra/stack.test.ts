@@ -286,6 +286,7 @@ describe('the stack for the example shop, DNS only', () => {
       'AlarmFunctionName',
       'ReconcileDeadLetterQueueUrl',
       'ReconcileFunctionName',
+      'ReportBucketName',
       'SlackWebhookSecretArn',
       'StateTableName',
     ]);

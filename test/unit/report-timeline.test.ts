@@ -78,7 +78,14 @@ const failoverAudit = (): AuditEntry[] => [
     capability: 'database',
     message: 'promotion under way',
   },
-  { service: 'shop', at: at(400), epoch: 1, kind: 'completed', capability: 'database', message: 'name repointed' },
+  {
+    service: 'shop',
+    at: at(400),
+    epoch: 1,
+    kind: 'completed',
+    capability: 'database',
+    message: 'name repointed',
+  },
   {
     service: 'shop',
     at: at(900),
