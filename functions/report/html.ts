@@ -140,8 +140,8 @@ export const timelineSvg = (report: ExecutionReport): string => {
 export const recoverySvg = (recoveries: readonly ReportRecovery[]): string => {
   if (recoveries.length === 0) return '<p class="empty">No transition in this report.</p>';
   const max = Math.max(1, ...recoveries.flatMap((r) => [r.seconds ?? 0, r.rtoSeconds ?? 0])) * 1.1;
-  const left = 260;
-  const right = WIDTH - 260;
+  const left = 330;
+  const right = WIDTH - 240;
   const x = (s: number) => left + (s / max) * (right - left);
   const height = recoveries.length * 30 + 16;
   const parts = [

@@ -147,13 +147,12 @@ export const transitionTimeline = (
     const own = entries.filter((e) => e.capability === capability && e.at >= decision.at);
     for (const [i, entry] of own.entries()) {
       if (entry.kind === 'completed') {
-        convergedOf.set(capability, entry.at);
+        // Its first convergence is its recovery; later upkeep (a backlog report) does not move it.
+        if (!convergedOf.has(capability)) convergedOf.set(capability, entry.at);
         continue;
       }
       const kind = SPAN_OF[entry.kind];
       if (!kind) continue;
-      // A later entry (a newer wait, an action again) means it is no longer converged.
-      convergedOf.delete(capability);
       const next = own[i + 1];
       spans.push({
         capability,
