@@ -16,6 +16,7 @@ import type { ControlFunction } from './control-function';
 import { RESOURCES_PER_STACK } from './limits';
 import { Notifications } from './notifications';
 import { Reconciler } from './reconciler';
+import { ExecutionReports } from './report-bucket';
 import { StateStore } from './state-store';
 
 export interface UnderstudyStackProps extends StackProps {
@@ -50,6 +51,8 @@ export class UnderstudyStack extends Stack {
   readonly stateStore: StateStore;
   readonly notifications: Notifications;
   readonly reconciler: Reconciler;
+  /** The bucket of every transition's execution report. */
+  readonly reports: ExecutionReports;
   /** Absent when no service configures an alarm: failovers are then started by an operator only. */
   readonly alarmTrigger: AlarmTrigger | undefined;
   /** What each configured capability deployed, by capability name. */
@@ -67,6 +70,7 @@ export class UnderstudyStack extends Stack {
 
     this.stateStore = new StateStore(this, 'State', { config });
     this.notifications = new Notifications(this, 'Notifications', { config });
+    this.reports = new ExecutionReports(this, 'Reports', { config });
 
     const configured = new Set(config.services.flatMap((svc) => sectionsOf(svc, modules)));
     const capabilities = new Map<string, CapabilityResources>();
@@ -115,6 +119,7 @@ export class UnderstudyStack extends Stack {
     for (const [name, fn, runs] of engineFunctions) {
       this.stateStore.table.grantReadWriteData(fn);
       this.notifications.notifyFrom(fn);
+      this.reports.writeFrom(fn);
       for (const capability of runs) capabilities.get(capability)?.grantReconcile(fn);
       this.outputs(name, fn);
     }
@@ -124,6 +129,10 @@ export class UnderstudyStack extends Stack {
       });
     }
     new CfnOutput(this, 'StateTableName', { value: this.stateStore.table.tableName });
+    new CfnOutput(this, 'ReportBucketName', {
+      value: this.reports.bucket.bucketName,
+      description: 'Execution reports: reports/<service>/epoch-<n>.html and .json',
+    });
     new CfnOutput(this, 'SlackWebhookSecretArn', {
       value: this.notifications.webhookSecret.secretArn,
       description: 'The secret whose value is the Slack incoming-webhook URL',

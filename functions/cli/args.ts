@@ -57,6 +57,15 @@ export type Command =
       readonly yes: boolean;
     }
   | { readonly name: 'reconcile'; readonly service: string | undefined }
+  | {
+      /** A transition's execution report (HTML and JSON), written locally from the audit log. */
+      readonly name: 'report';
+      readonly service: string;
+      /** Undefined: the latest transition. */
+      readonly epoch: number | undefined;
+      /** The directory to write into (default: the current one). */
+      readonly out: string | undefined;
+    }
   | { readonly name: 'validate' };
 
 export type CommandName = Command['name'];
@@ -69,13 +78,14 @@ export type ParsedArgs =
 /** The exit codes, the same for every command. */
 export const EXIT_CODES_HELP = `
 Exit codes:
-  0  done. status, validate: the state was read / the config is valid. plan: a plan was made and
+  0  done. status, validate: the state was read / the config is valid. report: the transition's
+     report was written. plan: a plan was made and
      nothing in it would be refused. failover, failback, reconcile and module commands: every
      capability concerned is converged.
   1  not done. Refused (dry-run mode, cooldown, a safety check), cancelled at the prompt, failed,
      superseded, or still waiting (the scheduled reconciler carries on every minute: watch with
      '${CLI_NAME} status --watch'); plan: a capability would be refused or could not be observed;
-     any command: AWS could not be reached.
+     report: no such transition in the audit log; any command: AWS could not be reached.
   2  usage or config error: a bad argument, an invalid config, no --config, credentials for
      another account than the config's, or a command that changes things run without a terminal
      and without --yes.
@@ -297,6 +307,27 @@ const buildProgram = (modules: readonly CapabilityModule[], done: Done, output: 
     .argument('[service]', 'one service (default: all)')
     .action((service: string | undefined, _opts: unknown, cmd: Program) => {
       done({ name: 'reconcile', service }, globals(cmd));
+    });
+
+  program
+    .command('report')
+    .summary("a transition's execution report: timeline, recovery time against the RTO, decisions")
+    .description(
+      "Writes a transition's execution report, built from the audit log: an HTML page (the timeline as a chart, " +
+        'recovery time against the RTO, every decision with its reason, who asked and who approved) and the same ' +
+        'data as JSON. Reads only.',
+    )
+    .argument('<service>', 'the service')
+    .argument('[epoch]', 'the transition (default: the latest one in the audit log)')
+    .option('--out <dir>', 'directory to write the two files into (default: the current directory)')
+    .action((service: string, epoch: string | undefined, opts: { out?: string }, cmd: Program) => {
+      if (epoch !== undefined && (!WHOLE.test(epoch) || Number(epoch) < 1)) {
+        throw new UsageError(`epoch must be a whole number from 1, not "${epoch}"`);
+      }
+      done(
+        { name: 'report', service, epoch: epoch === undefined ? undefined : Number(epoch), out: opts.out },
+        globals(cmd),
+      );
     });
 
   program

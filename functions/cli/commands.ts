@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { CAPABILITY_MODULES } from '../capabilities/registry';
 import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
 import { operatorCommand } from '../core/operator-command';
@@ -12,6 +14,10 @@ import { describePlan } from '../engine/describe';
 import { type CapabilityReport, type ControlPlane, reconcileAll, reconcileService } from '../engine/engine';
 import type { CapabilityModule, OperatorCommand } from '../engine/module';
 import { planTransition, requestTransition } from '../engine/transition';
+import { renderReportHtml } from '../report/html';
+import { transitionReport } from '../report/model';
+import { RECOVERY_AUDIT_WINDOW } from '../report/recovery';
+import { recoverySentence, transitionEpochs, transitionTimeline } from '../report/timeline';
 import type { IntentDecision } from '../state/intent';
 import type { AuditEntry, ServiceRecord } from '../state/store';
 import type { Command } from './args';
@@ -116,10 +122,25 @@ export const operatorRequest = (
 
 const verbFor = (target: Site) => (target === 'standby' ? 'failover' : 'failback');
 
+/** The current transition's measured recovery, when its decision is among the recent audit entries. */
+export const recoveryView = (service: ServiceConfig, epoch: number, recent: readonly AuditEntry[]) => {
+  const timeline = epoch > 0 ? transitionTimeline(recent, service.name, epoch) : undefined;
+  if (!timeline) return undefined;
+  const { seconds, rtoMinutes, withinRto } = timeline.recovery;
+  return {
+    epoch,
+    ...(seconds !== undefined && { seconds }),
+    ...(rtoMinutes !== undefined && { rtoMinutes }),
+    ...(withinRto !== undefined && { withinRto }),
+    sentence: recoverySentence(timeline.recovery),
+  };
+};
+
 export const statusView = (
   service: ServiceConfig,
   record: ServiceRecord,
   audit: readonly AuditEntry[] | undefined,
+  recovery?: ReturnType<typeof recoveryView>,
 ): ServiceStatusView => ({
   service: service.name,
   mode: service.mode,
@@ -145,6 +166,7 @@ export const statusView = (
     };
   }),
   ...(audit !== undefined && { audit }),
+  ...(recovery !== undefined && { recovery }),
 });
 
 const decisionView = (decision: IntentDecision) =>
@@ -179,10 +201,60 @@ const runStatus = async (
   // One service after another, like the scheduled run: a status check never bursts the table.
   for (const service of services) {
     const record = await cp.store.readService(service.name);
-    const audit = command.audit > 0 ? await cp.store.readAudit(service.name, command.audit) : undefined;
-    views.push(statusView(service, record, audit));
+    // One read of the recent audit: the entries asked for, and the current transition's recovery.
+    const recent = await cp.store.readAudit(service.name, Math.max(command.audit, STATUS_AUDIT_WINDOW));
+    const audit = command.audit > 0 ? recent.slice(0, command.audit) : undefined;
+    views.push(statusView(service, record, audit, recoveryView(service, record.desired.epoch, recent)));
   }
   return { exitCode: 0, lines: formatStatus(views), json: { command: 'status', services: views } };
+};
+
+/** How many recent audit entries `status` reads to measure the current transition's recovery. */
+const STATUS_AUDIT_WINDOW = 100;
+
+/** Writes a transition's execution report (HTML and JSON) from the audit log. Reads AWS only. */
+const runReport = async (
+  cp: ControlPlane,
+  command: Extract<Command, { name: 'report' }>,
+): Promise<CommandResult> => {
+  const service = serviceNamed(cp.config, command.service);
+  const audit = await cp.store.readAudit(service.name, RECOVERY_AUDIT_WINDOW * 3);
+  const epochs = transitionEpochs(audit);
+  const epoch = command.epoch ?? epochs[0];
+  const timeline = epoch === undefined ? undefined : transitionTimeline(audit, service.name, epoch);
+  if (epoch === undefined || !timeline) {
+    const reason =
+      epoch === undefined
+        ? `no transition of ${service.name} is in the audit log`
+        : `no transition of ${service.name} to epoch ${epoch} is in the audit log (transitions found: ${epochs.join(', ') || 'none'})`;
+    return {
+      exitCode: 1,
+      lines: [`report ${service.name}: ${reason}`],
+      json: { command: 'report', service: service.name, error: reason },
+    };
+  }
+  const report = transitionReport(timeline, cp.clock.now());
+  const dir = resolve(command.out ?? '.');
+  const base = join(dir, `understudy-${service.name}-epoch-${epoch}`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${base}.html`, renderReportHtml(report));
+  await writeFile(`${base}.json`, `${JSON.stringify({ report, timeline }, null, 2)}\n`);
+  return {
+    exitCode: 0,
+    lines: [
+      `report ${service.name} epoch ${epoch}: ${recoverySentence(timeline.recovery)}`,
+      `  ${base}.html`,
+      `  ${base}.json`,
+    ],
+    json: {
+      command: 'report',
+      service: service.name,
+      epoch,
+      recovery: timeline.recovery,
+      html: `${base}.html`,
+      json: `${base}.json`,
+    },
+  };
 };
 
 interface PlanView {
@@ -402,6 +474,8 @@ export const runCommand = (
       return runModuleCommand(cp, command, operator, confirm);
     case 'reconcile':
       return runReconcile(cp, command);
+    case 'report':
+      return runReport(cp, command);
     case 'validate':
       // main answers validate itself, before any AWS client exists.
       throw new Error('validate needs no control plane');

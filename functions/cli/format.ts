@@ -24,6 +24,16 @@ export interface ServiceStatusView {
   readonly reason: string;
   readonly capabilities: readonly CapabilityStatusView[];
   readonly audit?: readonly AuditEntry[] | undefined;
+  /** The current transition's measured recovery against the RTO (functions/report/timeline.ts). */
+  readonly recovery?:
+    | {
+        readonly epoch: number;
+        readonly seconds?: number;
+        readonly rtoMinutes?: number;
+        readonly withinRto?: boolean;
+        readonly sentence: string;
+      }
+    | undefined;
 }
 
 const statusLine = (view: CapabilityStatusView, epoch: number): string => {
@@ -47,6 +57,7 @@ export const formatStatus = (views: readonly ServiceStatusView[]): string[] =>
     ...(i > 0 ? [''] : []),
     `${view.service}: mode ${view.mode}, epoch ${view.epoch}, cooldown ${view.cooldownMinutes} min`,
     `  desired state set ${view.requestedAt} by ${view.requestedBy}: ${view.reason}`,
+    ...(view.recovery ? [`  recovery of epoch ${view.recovery.epoch}: ${view.recovery.sentence}`] : []),
     ...view.capabilities.map((c) => statusLine(c, view.epoch)),
     ...(view.audit === undefined
       ? []

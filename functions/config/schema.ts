@@ -37,6 +37,8 @@ const controlPlaneSchema = z.strictObject({
   /** Alarm events older than this are stale and ignored (EventBridge may retry for up to 24 h). */
   maxEventAgeSeconds: z.number().int().min(30).max(86_400).default(600),
   auditRetentionDays: z.number().int().min(1).max(3650).default(90),
+  /** Days an execution report stays in the report bucket before lifecycle expires it. */
+  reportRetentionDays: z.number().int().min(1).max(3650).default(365),
   /** Name of a Secrets Manager secret holding the Slack incoming-webhook URL. */
   slackWebhookSecretName: z
     .string()
@@ -113,6 +115,16 @@ export const buildConfigSchema = <const M extends readonly CapabilityModule[]>(m
         .max(7 * 24 * 60)
         .default(30),
       alarms: z.array(alarmTrigger).default([]),
+      /**
+       * Recovery time objective: minutes from the alarm's state change to every moved capability
+       * converged. Measured for every transition and reported against this target (functions/report/).
+       */
+      rtoMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 24 * 60)
+        .optional(),
       /**
        * Opt-in automatic failback (mode auto only); absent: failback stays explicit. A capability on the
        * standby moves back once every alarm covering it has been OK for `afterStableMinutes` and its

@@ -6,19 +6,32 @@ import { type ControlPlaneOptions, createControlPlane } from '../runtime/control
 import { type AwsClients, localAwsClients } from './local-aws';
 import { type SlackSink, startSlackSink } from './slack-sink';
 
+let followRealTime = false;
+
+/**
+ * From now on, harness clocks created in this process run with real time (plus what the harness
+ * advances them by) instead of standing still: the drill does this so that its transitions' measured
+ * recovery is the real in-process time. Tests keep clocks that move only when told to.
+ */
+export const harnessClocksFollowRealTime = (): void => {
+  followRealTime = true;
+};
+
 /** A clock the harness moves by hand; sleeps return at once (moto has nothing to wait for). */
 export const manualClock = (
   start = new Date(),
 ): Clock & { advance(ms: number): void; set(d: Date): void } => {
   let now = start.getTime();
+  const follow = followRealTime;
+  const origin = Date.now();
   return {
-    now: () => new Date(now),
+    now: () => new Date(follow ? now + (Date.now() - origin) : now),
     sleep: async () => undefined,
     advance: (ms) => {
       now += ms;
     },
     set: (d) => {
-      now = d.getTime();
+      now = d.getTime() - (follow ? Date.now() - origin : 0);
     },
   };
 };

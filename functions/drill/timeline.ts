@@ -5,6 +5,8 @@ import type { SlackSink } from './slack-sink';
 export interface DrillStep {
   readonly scenario: string;
   readonly name: string;
+  /** When the step started (milliseconds since 1970): where its bar begins in the drill's report. */
+  readonly startedAt: number;
   readonly ms: number;
   readonly ok: boolean;
   readonly detail: string;
@@ -114,6 +116,7 @@ export class DrillTimeline {
 
   async step(scenario: string, name: string, run: () => Promise<StepResult>): Promise<boolean> {
     const t0 = performance.now();
+    const startedAt = Date.now();
     let result: StepResult;
     this.progress.start(truncateWords(name, NAME_WIDTH));
     try {
@@ -124,7 +127,7 @@ export class DrillTimeline {
       this.progress.stop();
     }
     const ms = Math.round(performance.now() - t0);
-    this.steps.push({ scenario, name, ms, ...result });
+    this.steps.push({ scenario, name, startedAt, ms, ...result });
     for (const line of formatStep({ name, ms, ...result }, this.width)) this.write(line);
     return result.ok;
   }

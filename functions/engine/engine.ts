@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock';
 import { classifyAwsError, type RetryableError, SupersededError, type TerminalError } from '../core/errors';
 import type { Log } from '../core/log';
 import { activeSite, type CapabilityStatus, type Phase } from '../core/types';
+import { type RecoveryRecorder, recordRecovery } from '../report/recovery';
 import type { Lease, ServiceRecord, StateStore } from '../state/store';
 import { type AlarmStateReader, autoFailback } from './auto-failback';
 import { type CallGuard, mayHaveTakenEffect, withCallGuard } from './call-guard';
@@ -40,6 +41,8 @@ export interface ControlPlane {
   readonly newId?: (() => string) | undefined;
   /** Who runs (a function's name, `cli`), in lease owner ids and logs. */
   readonly runName?: string | undefined;
+  /** Where a measured recovery goes besides audit and Slack (metric, report bucket); absent: neither. */
+  readonly recovery?: RecoveryRecorder | undefined;
 }
 
 /** True once the run should start nothing new. */
@@ -532,6 +535,8 @@ export const reconcileService = async (
   // The latest report of each capability asked about, from whichever round made it.
   const latest = new Map<CapabilityName, CapabilityReport>();
   for (const round of leased.results) for (const report of round) latest.set(report.capability, report);
+  // A transition whose last capability converged in this run: measure its recovery (once).
+  await recordRecovery(cp, service);
   return capabilities.flatMap((c) => {
     const report = latest.get(c);
     return report ? [report] : [];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CapabilityName, capabilitiesOf, type ServiceConfig } from '../config/schema';
 import type { DesiredState, TransitionRequest } from '../core/types';
+import { recoveryObjectives } from '../report/objectives';
 import { decideIntent } from '../state/intent';
 import type { Lease, LeasedTransition, ServiceRecord } from '../state/store';
 import {
@@ -115,6 +116,14 @@ export const requestTransition = async (
       message:
         `${request.reason}: moving ${decision.changed.join(', ')} to the ${request.target} (epoch ${next.epoch})` +
         (late.length > 0 ? `; ${lateReason(record.desired, late, request.observedAt ?? '')}` : ''),
+      // What the audit log alone must tell to measure this transition later (functions/report/).
+      details: {
+        evidenceAt: request.observedAt ?? now.toISOString(),
+        capabilities: decision.changed,
+        target: request.target,
+        mode: service.mode,
+        ...recoveryObjectives(service),
+      },
     });
     const reports = await reconcileService(cp, service, decision.changed, {
       record: { ...record, desired: next },

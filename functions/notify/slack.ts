@@ -18,12 +18,20 @@ const HEADLINE: Record<AuditEntry['kind'], string> = {
   held: ':pause_button: Held',
   error: ':x: Step failed',
   plan: ':clipboard: Plan only',
+  recovered: ':stopwatch: Recovered',
 };
 
 /** Slack's limit for a section's text. */
 const MAX_TEXT = 3000;
 /** A field's text (Slack allows 2,000; a field here is a label and one short value). */
 const MAX_FIELD = 300;
+
+/** The execution report's link, when the entry carries one (an https console link the stack made). */
+const reportLink = (entry: AuditEntry) => {
+  const link = entry.details?.report;
+  if (typeof link !== 'string' || !link.startsWith('https://') || /[<>|\s]/.test(link)) return [];
+  return [{ type: 'section', text: { type: 'mrkdwn', text: clip(`<${link}|Execution report>`, MAX_TEXT) } }];
+};
 
 /** Block Kit message for one audit entry. Only facts we have; no links to things that may not exist. */
 export const slackMessage = (entry: AuditEntry, controlPlane: string) => {
@@ -40,6 +48,7 @@ export const slackMessage = (entry: AuditEntry, controlPlane: string) => {
       { type: 'header', text: { type: 'plain_text', text: clip(title, 150), emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: clip(entry.message, MAX_TEXT) } },
       { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text: clip(text, MAX_FIELD) })) },
+      ...reportLink(entry),
       {
         type: 'context',
         elements: [{ type: 'mrkdwn', text: clip(`${controlPlane} · ${entry.at}`, MAX_TEXT) }],

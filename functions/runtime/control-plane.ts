@@ -10,6 +10,7 @@ import type { ControlPlane } from '../engine/engine';
 import type { CapabilityContext, CapabilityModule } from '../engine/module';
 import { Reporter } from '../engine/reporter';
 import { type Notifier, slackWebhookNotifier } from '../notify/slack';
+import type { RecoveryRecorder } from '../report/recovery';
 import { DynamoStateStore } from '../state/store';
 import type { ClientKit } from './client-kit';
 import type { RunScope } from './run-scope';
@@ -86,6 +87,8 @@ export interface ControlPlaneOptions {
   readonly deadline?: Date | undefined;
   /** Who runs (the function's name, `cli`): names the holder of a service's lease. */
   readonly runName?: string | undefined;
+  /** Where measured recoveries go besides audit and Slack (functions/report/recovery.ts). */
+  readonly recovery?: RecoveryRecorder | undefined;
 }
 
 /**
@@ -176,6 +179,7 @@ export const createControlPlane = (options: ControlPlaneOptions): ControlPlane =
     deadline: options.deadline,
     newId,
     runName: options.runName,
+    recovery: options.recovery,
     reporter: new Reporter(store, notifier, log),
     capability:
       options.capabilities ??

@@ -6,6 +6,7 @@ export { bundledConfig, logger };
 import { CAPABILITIES, type CapabilityName, type Config } from '../config/schema';
 import type { AlarmStateReader } from '../engine/auto-failback';
 import type { ControlPlane } from '../engine/engine';
+import { lambdaRecoveryRecorder } from '../report/aws';
 import { type ClientKit, createClientKit } from './client-kit';
 import {
   cloudWatchAlarmStates,
@@ -27,6 +28,8 @@ const lambdaEnvironment = z.object({
   UNDERSTUDY_WORK_QUEUE_URL: z.string().min(1).optional(),
   /** This function's Route 53 requests per second (functions/runtime/route53-shares.ts). */
   [ROUTE53_PER_SECOND_ENV]: z.coerce.number().positive().optional(),
+  /** The bucket execution reports are stored in (infra/report-bucket.ts); absent: not stored. */
+  REPORT_BUCKET_NAME: z.string().min(3).optional(),
 });
 
 /** What a container keeps across invocations: config, clients, its control planes (capabilities, Slack cache). */
@@ -58,6 +61,7 @@ const initialise = (): Container => {
       log: logger,
       notifier: slackNotifier(config, clients, logger, env.SLACK_WEBHOOK_SECRET_ARN),
       runName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+      recovery: lambdaRecoveryRecorder(clients, env.REPORT_BUCKET_NAME, env.AWS_REGION),
     }),
     capability: env.UNDERSTUDY_CAPABILITY,
     workQueueUrl: env.UNDERSTUDY_WORK_QUEUE_URL,

@@ -33,7 +33,9 @@ export interface AuditEntry {
     | 'completed'
     | 'waiting'
     | 'error'
-    | 'plan';
+    | 'plan'
+    /** A transition's measured recovery: every moved capability converged (functions/report/recovery.ts). */
+    | 'recovered';
   readonly capability?: CapabilityName | undefined;
   readonly epoch: number;
   readonly message: string;

@@ -329,6 +329,7 @@ describe('the stack for the example shop, DNS only', () => {
       'DispatchFunctionName',
       'ReconcileDeadLetterQueueUrl',
       'ReconcileFunctionName',
+      'ReportBucketName',
       'SlackWebhookSecretArn',
       'StateTableName',
     ]);

@@ -118,6 +118,9 @@ describe('reconcileCapability / reconcileService', () => {
       'writeStatus',
       'appendAudit',
       'releaseLease',
+      // A convergence: is the transition recovered? (Reads only; this epoch has no decision to measure.)
+      'readService',
+      'readAudit',
     ]);
     expect(kinds(store)).toEqual(['action', 'completed']);
     expect(notifier.sent.map((e) => e.kind)).toEqual(['action', 'completed']);

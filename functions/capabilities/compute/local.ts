@@ -118,6 +118,7 @@ export const provisionComputeTopology = async (
     {
       name: 'web',
       mode: options.mode ?? 'auto',
+      rtoMinutes: 5,
       alarms: [
         { name: SERVICE_ALARM, capabilities: ['compute'] },
         ...primaries.map((id) => ({ name: serverAlarmName(id), scope: 'instance' as const })),

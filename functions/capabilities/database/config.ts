@@ -39,6 +39,11 @@ const common = {
   maxReplicaLagSeconds: z.number().min(0).max(86_400).default(30),
   /** A replica kept behind on purpose (protection against user mistakes): never promoted automatically. */
   delayedReplica: z.boolean().default(false),
+  /**
+   * Recovery point objective: the writes the service may lose in a failover, in seconds. The lag gate
+   * (`maxReplicaLagSeconds`) caps what a promotion can lose, so it must not exceed this.
+   */
+  rpoSeconds: z.number().int().min(0).max(86_400).optional(),
 };
 
 const rdsReplica = z.strictObject({
@@ -90,6 +95,13 @@ const auroraGlobal = z.strictObject({
 export const databaseSection = z
   .discriminatedUnion('kind', [rdsReplica, auroraCluster, auroraGlobal])
   .superRefine((db, ctx) => {
+    if (db.rpoSeconds !== undefined && db.maxReplicaLagSeconds > db.rpoSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxReplicaLagSeconds'],
+        message: `must not exceed rpoSeconds (${db.rpoSeconds}): the lag gate would let a failover lose more writes than the RPO allows`,
+      });
+    }
     if (db.kind === 'rds-replica') {
       if (db.primaryInstanceId === db.replicaInstanceId && db.primaryRegion === db.replicaRegion) {
         ctx.addIssue({

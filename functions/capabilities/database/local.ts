@@ -197,6 +197,7 @@ export const startDatabaseControlPlane = async (
     {
       name: 'shop',
       mode: options.mode ?? 'auto',
+      rtoMinutes: 5,
       alarms: [{ name: DB_ALARM, capabilities: ['database'] }],
       database:
         kind === 'rds-replica'

@@ -96,6 +96,7 @@ export const provisionSampleTopology = async (
       {
         name: 'shop',
         mode: options.mode ?? 'auto',
+        rtoMinutes: 5,
         cooldownMinutes: options.cooldownMinutes ?? 30,
         alarms: [{ name: alarmName, capabilities: ['dns'] }],
         dns: {

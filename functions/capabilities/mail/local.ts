@@ -136,6 +136,7 @@ export const mailConfig = (
         {
           name: 'shop',
           mode: 'auto',
+          rtoMinutes: 5,
           alarms: [{ name: MAIL_ALARM, capabilities: ['mail'] }],
           mail: {
             domain: MAIL_DOMAIN,
