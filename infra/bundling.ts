@@ -6,7 +6,7 @@ import { AssetHashType, type BundlingOptions, DockerImage, type ILocalBundling }
 import { Code } from 'aws-cdk-lib/aws-lambda';
 import { type BuildOptions, buildSync } from 'esbuild';
 import type { Config } from '../functions/config/schema';
-import { CONFIG_FILE } from '../functions/runtime/bundled-config';
+import { sealedConfigFiles } from '../functions/runtime/bundled-config';
 
 /** The repository root: bundling must not depend on the directory `cdk` was started from. */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,13 +55,16 @@ export const lambdaBundling = (): BuildOptions => ({
 
 /**
  * Builds one function into `outdir`: the code (config-independent: the same bytes for 1 service or
- * 1,000) and, when given, the validated config as `config.json` beside it. The config is a file, not
+ * 1,000) and, when given, the validated config as `config.json` beside it, with its seal (see
+ * functions/runtime/bundled-config.ts). The config is a file, not
  * an esbuild `define` or a command-line argument, so neither the build command nor the code grows
  * with the number of services.
  */
 export const bundleFunction = (entry: string, outdir: string, config?: Config): void => {
   buildSync({ ...lambdaBundling(), absWorkingDir: REPO_ROOT, entryPoints: [entry], outdir });
-  if (config) writeFileSync(join(outdir, CONFIG_FILE), JSON.stringify(config));
+  for (const [file, text] of Object.entries(config ? sealedConfigFiles(config) : {})) {
+    writeFileSync(join(outdir, file), text);
+  }
 };
 
 /**

@@ -6,8 +6,9 @@ import { formatIssues } from './issues';
 
 /**
  * The runbook as code: one file describes every protected service.
- * Validated at `cdk synth` (bin/app.ts), by the CLI, and once at Lambda cold start. The shared
- * fields live here; each capability's section comes from its module (functions/capabilities/).
+ * Validated at `cdk synth` (bin/app.ts) and by the CLI; a Lambda function checks the seal synth put
+ * on it (functions/runtime/bundled-config.ts). The shared fields live here; each capability's
+ * section comes from its module (functions/capabilities/).
  */
 
 type Modules = typeof CAPABILITY_MODULES;
@@ -22,40 +23,43 @@ type SectionShape<M extends readonly CapabilityModule[]> = {
 /** CloudFormation's limit for a stack name. */
 const STACK_NAME_LIMIT = 128;
 
-const controlPlaneSchema = z.strictObject({
-  /** The account and Region the control plane runs in: deploy it in the standby Region. */
-  account: awsAccount,
-  region: awsRegion,
-  stackName: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/)
-    .default('understudy'),
-  stateTableName: z
-    .string()
-    .regex(/^[a-zA-Z0-9_.-]{3,255}$/)
-    .default('understudy-state'),
-  /** Alarm events older than this are stale and ignored (EventBridge may retry for up to 24 h). */
-  maxEventAgeSeconds: z.number().int().min(30).max(86_400).default(600),
-  auditRetentionDays: z.number().int().min(1).max(3650).default(90),
-  /** Days an execution report stays in the report bucket before lifecycle expires it. */
-  reportRetentionDays: z.number().int().min(1).max(3650).default(365),
-  /** Name of a Secrets Manager secret holding the Slack incoming-webhook URL. */
-  slackWebhookSecretName: z
-    .string()
-    .min(1)
-    .max(512)
-    .refine((name) => !name.startsWith('arn:'), {
-      message:
-        "give the secret's name, not its ARN (the stack derives the ARN; a pasted ARN would never match)",
-    })
-    .refine((name) => /^[A-Za-z0-9/_+=.@-]+$/.test(name), {
-      message: 'must be a Secrets Manager secret name: letters, digits and / _ + = . @ -',
-    })
-    .optional(),
-  logRetentionDays: z
-    .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
-    .default(30),
-});
+/** Built on first use, like every capability's section (see functions/capabilities/dns/config.ts). */
+const controlPlaneSchema = z.lazy(() =>
+  z.strictObject({
+    /** The account and Region the control plane runs in: deploy it in the standby Region. */
+    account: awsAccount,
+    region: awsRegion,
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/)
+      .default('understudy'),
+    stateTableName: z
+      .string()
+      .regex(/^[a-zA-Z0-9_.-]{3,255}$/)
+      .default('understudy-state'),
+    /** Alarm events older than this are stale and ignored (EventBridge may retry for up to 24 h). */
+    maxEventAgeSeconds: z.number().int().min(30).max(86_400).default(600),
+    auditRetentionDays: z.number().int().min(1).max(3650).default(90),
+    /** Days an execution report stays in the report bucket before lifecycle expires it. */
+    reportRetentionDays: z.number().int().min(1).max(3650).default(365),
+    /** Name of a Secrets Manager secret holding the Slack incoming-webhook URL. */
+    slackWebhookSecretName: z
+      .string()
+      .min(1)
+      .max(512)
+      .refine((name) => !name.startsWith('arn:'), {
+        message:
+          "give the secret's name, not its ARN (the stack derives the ARN; a pasted ARN would never match)",
+      })
+      .refine((name) => /^[A-Za-z0-9/_+=.@-]+$/.test(name), {
+        message: 'must be a Secrets Manager secret name: letters, digits and / _ + = . @ -',
+      })
+      .optional(),
+    logRetentionDays: z
+      .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
+      .default(30),
+  }),
+);
 
 /** The fields every service has, whatever its capabilities (the refinements' view of a service). */
 interface SharedServiceFields {
@@ -259,7 +263,8 @@ export const buildConfigSchema = <const M extends readonly CapabilityModule[]>(m
     });
 };
 
-export const configSchema = buildConfigSchema(CAPABILITY_MODULES);
+/** The config schema over the registry, built on first use (Lambda functions never build it). */
+export const configSchema = z.lazy(() => buildConfigSchema(CAPABILITY_MODULES));
 export const CAPABILITIES: readonly CapabilityName[] = CAPABILITY_MODULES.map((m) => m.name);
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -11,9 +12,36 @@ import { type Config, parseConfig } from '../config/schema';
  */
 export const CONFIG_FILE = 'config.json';
 
+/**
+ * The seal beside it: the SHA-256 of the config file's bytes, written by synth once the config
+ * validated. A function whose config carries an intact seal uses it as is: building the zod schemas
+ * and parsing would cost every cold start a fifth again of its module init to re-check what synth
+ * checked. Anything else (no seal, a file edited after synth) is validated in full, as before.
+ */
+export const CONFIG_SEAL_FILE = `${CONFIG_FILE}.sha256`;
+
 export const logger = new Logger({ serviceName: 'understudy' });
 
-/** A config file as infra/bundling.ts writes it, validated again: errors name the file and the field. */
+/** The two files a function's asset carries: the validated config, and its seal. */
+export const sealedConfigFiles = (config: Config): Record<string, string> => {
+  const text = JSON.stringify(config);
+  return { [CONFIG_FILE]: text, [CONFIG_SEAL_FILE]: sealOf(text) };
+};
+
+const sealOf = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+const readSeal = (url: URL): string | undefined => {
+  try {
+    return readFileSync(new URL(`${url.href}.sha256`), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * A config file as infra/bundling.ts writes it: used as is when its seal is intact, else validated
+ * again (errors name the file and the field).
+ */
 export const readConfigFile = (url: URL): Config => {
   const path = fileURLToPath(url);
   let text: string;
@@ -28,12 +56,13 @@ export const readConfigFile = (url: URL): Config => {
     }
     throw error;
   }
+  if (readSeal(url) === sealOf(text)) return JSON.parse(text) as Config;
   return parseConfig(JSON.parse(text), `bundled understudy config ${path}`);
 };
 
 /**
- * The config this function's asset carries, validated again: every function reads it this way, once
- * per container, at its first invocation (not at module init, which must not grow with the number of
- * services). Every file of a bundle sits in the asset's root, so `./config.json` is beside it.
+ * The config this function's asset carries, checked by its seal (or validated again): every
+ * function reads it this way, once per container, at its first invocation (not at module init, which
+ * must not grow with the number of services). Every file of a bundle sits in the asset's root, so `./config.json` is beside it.
  */
 export const bundledConfig = (): Config => readConfigFile(new URL(`./${CONFIG_FILE}`, import.meta.url));

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,13 +98,15 @@ describe('the bundled function code', () => {
     }
   });
 
-  it('ships the validated config as config.json beside the code, and the code carries none of it', () => {
+  it('ships the validated config as config.json beside the code, sealed, and the code carries none of it', () => {
     for (const asset of assets) {
       // Act
       const config = readFileSync(join(asset.dir, 'config.json'), 'utf8');
+      const seal = readFileSync(join(asset.dir, 'config.json.sha256'), 'utf8');
       const code = asset.code.map((f) => readFileSync(f, 'utf8')).join('\n');
 
       // Assess
+      expect(seal).toBe(createHash('sha256').update(config).digest('hex'));
       expect(JSON.parse(config).services.map((s: { name: string }) => s.name)).toContain('shop');
       expect(config).toContain('Z0EXAMPLE0SHOP');
       expect(code).not.toContain('Z0EXAMPLE0SHOP');

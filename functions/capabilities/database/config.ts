@@ -6,95 +6,99 @@ import { awsRegion, dnsName, hostedZoneId } from '../../config/fields';
  * application connects through, which must always follow the writer.
  */
 
-// RDS identifiers: 1-63 letters, digits or hyphens, starting with a letter, no double or trailing hyphen.
-// RDS stores them in lowercase, so a mixed-case one would never match the IAM ARNs the stack writes.
-const dbIdentifier = z
-  .string()
-  .regex(
-    /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/,
-    'must be an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter',
-  )
-  .refine((id) => id === id.toLowerCase(), {
-    message: 'must be lowercase: RDS stores identifiers in lowercase, and IAM compares ARNs exactly',
-  });
-const clusterArn = z
-  .string()
-  .regex(
-    /^arn:aws[a-z-]*:rds:[a-z]{2}(-[a-z]+)+-\d:\d{12}:cluster:[a-zA-Z][a-zA-Z0-9-]{0,62}$/,
-    'must be an Aurora DB cluster ARN such as arn:aws:rds:eu-west-1:123456789012:cluster:shop',
-  );
-
-/** The name the application connects to; a CNAME the control plane points at the current writer. */
-const endpoint = z.strictObject({
-  hostedZoneId,
-  name: dnsName,
-  type: z.literal('CNAME').default('CNAME'),
-  /** Short, so clients follow a repoint quickly; RTO includes this TTL. */
-  ttl: z.number().int().min(0).max(3600).default(30),
-});
-
-const common = {
-  endpoint,
-  /** The readiness gate: the newest replica lag reading must be at most this (operators may override). */
-  maxReplicaLagSeconds: z.number().min(0).max(86_400).default(30),
-  /** A replica kept behind on purpose (protection against user mistakes): never promoted automatically. */
-  delayedReplica: z.boolean().default(false),
-  /**
-   * Recovery point objective: the writes the service may lose in a failover, in seconds. The lag gate
-   * (`maxReplicaLagSeconds`) caps what a promotion can lose, so it must not exceed this.
-   */
-  rpoSeconds: z.number().int().min(0).max(86_400).optional(),
-};
-
-const rdsReplica = z.strictObject({
-  kind: z.literal('rds-replica'),
-  /** The writer on the primary site. */
-  primaryInstanceId: dbIdentifier,
-  /** Region of the primary instance; default: controlPlane.region. */
-  primaryRegion: awsRegion.optional(),
-  /** Its read replica on the standby site, promoted on failover. */
-  replicaInstanceId: dbIdentifier,
-  /** Region of the replica; default: controlPlane.region. */
-  replicaRegion: awsRegion.optional(),
-  /**
-   * After the new writer is writable and before the name announces it, isolate the old writer if it
-   * is still reachable: swap its security groups for a quarantine group, or stop it.
-   */
-  fenceOldPrimary: z.enum(['none', 'quarantine-security-group', 'stop']).default('none'),
-  quarantineSecurityGroupId: z
+/**
+ * Built on first use (`z.lazy`): constructing every schema is about a fifth of a Lambda
+ * function's module init, and the functions never parse a config (synth validated it; see
+ * functions/runtime/bundled-config.ts). Only synth and the CLI pay for it.
+ */
+export const databaseSection = z.lazy(() => {
+  // RDS identifiers: 1-63 letters, digits or hyphens, starting with a letter, no double or trailing hyphen.
+  // RDS stores them in lowercase, so a mixed-case one would never match the IAM ARNs the stack writes.
+  const dbIdentifier = z
     .string()
-    .regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id such as sg-0123456789abcdef0')
-    .optional(),
-  /** Create a CloudWatch alarm on the replica's ReplicaLag above maxReplicaLagSeconds (infra only). */
-  replicaLagAlarm: z.boolean().default(false),
-  ...common,
-});
+    .regex(
+      /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/,
+      'must be an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter',
+    )
+    .refine((id) => id === id.toLowerCase(), {
+      message: 'must be lowercase: RDS stores identifiers in lowercase, and IAM compares ARNs exactly',
+    });
+  const clusterArn = z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:rds:[a-z]{2}(-[a-z]+)+-\d:\d{12}:cluster:[a-zA-Z][a-zA-Z0-9-]{0,62}$/,
+      'must be an Aurora DB cluster ARN such as arn:aws:rds:eu-west-1:123456789012:cluster:shop',
+    );
 
-const auroraCluster = z.strictObject({
-  kind: z.literal('aurora-cluster'),
-  clusterId: dbIdentifier,
-  /** Region of the cluster; default: controlPlane.region. */
-  region: awsRegion.optional(),
-  /** The instance that writes while the primary serves (the failback target). */
-  writerInstanceId: dbIdentifier,
-  /** The reader promoted to writer on failover (FailoverDBCluster's target). */
-  targetReaderInstanceId: dbIdentifier,
-  ...common,
-});
+  /** The name the application connects to; a CNAME the control plane points at the current writer. */
+  const endpoint = z.strictObject({
+    hostedZoneId,
+    name: dnsName,
+    type: z.literal('CNAME').default('CNAME'),
+    /** Short, so clients follow a repoint quickly; RTO includes this TTL. */
+    ttl: z.number().int().min(0).max(3600).default(30),
+  });
 
-const auroraGlobal = z.strictObject({
-  kind: z.literal('aurora-global'),
-  globalClusterId: dbIdentifier,
-  /** The cluster that writes while the primary serves. */
-  primaryClusterArn: clusterArn,
-  /** The secondary cluster promoted on failover. */
-  secondaryClusterArn: clusterArn,
-  ...common,
-});
+  const common = {
+    endpoint,
+    /** The readiness gate: the newest replica lag reading must be at most this (operators may override). */
+    maxReplicaLagSeconds: z.number().min(0).max(86_400).default(30),
+    /** A replica kept behind on purpose (protection against user mistakes): never promoted automatically. */
+    delayedReplica: z.boolean().default(false),
+    /**
+     * Recovery point objective: the writes the service may lose in a failover, in seconds. The lag gate
+     * (`maxReplicaLagSeconds`) caps what a promotion can lose, so it must not exceed this.
+     */
+    rpoSeconds: z.number().int().min(0).max(86_400).optional(),
+  };
 
-export const databaseSection = z
-  .discriminatedUnion('kind', [rdsReplica, auroraCluster, auroraGlobal])
-  .superRefine((db, ctx) => {
+  const rdsReplica = z.strictObject({
+    kind: z.literal('rds-replica'),
+    /** The writer on the primary site. */
+    primaryInstanceId: dbIdentifier,
+    /** Region of the primary instance; default: controlPlane.region. */
+    primaryRegion: awsRegion.optional(),
+    /** Its read replica on the standby site, promoted on failover. */
+    replicaInstanceId: dbIdentifier,
+    /** Region of the replica; default: controlPlane.region. */
+    replicaRegion: awsRegion.optional(),
+    /**
+     * After the new writer is writable and before the name announces it, isolate the old writer if it
+     * is still reachable: swap its security groups for a quarantine group, or stop it.
+     */
+    fenceOldPrimary: z.enum(['none', 'quarantine-security-group', 'stop']).default('none'),
+    quarantineSecurityGroupId: z
+      .string()
+      .regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id such as sg-0123456789abcdef0')
+      .optional(),
+    /** Create a CloudWatch alarm on the replica's ReplicaLag above maxReplicaLagSeconds (infra only). */
+    replicaLagAlarm: z.boolean().default(false),
+    ...common,
+  });
+
+  const auroraCluster = z.strictObject({
+    kind: z.literal('aurora-cluster'),
+    clusterId: dbIdentifier,
+    /** Region of the cluster; default: controlPlane.region. */
+    region: awsRegion.optional(),
+    /** The instance that writes while the primary serves (the failback target). */
+    writerInstanceId: dbIdentifier,
+    /** The reader promoted to writer on failover (FailoverDBCluster's target). */
+    targetReaderInstanceId: dbIdentifier,
+    ...common,
+  });
+
+  const auroraGlobal = z.strictObject({
+    kind: z.literal('aurora-global'),
+    globalClusterId: dbIdentifier,
+    /** The cluster that writes while the primary serves. */
+    primaryClusterArn: clusterArn,
+    /** The secondary cluster promoted on failover. */
+    secondaryClusterArn: clusterArn,
+    ...common,
+  });
+
+  return z.discriminatedUnion('kind', [rdsReplica, auroraCluster, auroraGlobal]).superRefine((db, ctx) => {
     if (db.rpoSeconds !== undefined && db.maxReplicaLagSeconds > db.rpoSeconds) {
       ctx.addIssue({
         code: 'custom',
@@ -133,6 +137,7 @@ export const databaseSection = z
       });
     }
   });
+});
 
 export type DatabaseConfig = z.output<typeof databaseSection>;
 

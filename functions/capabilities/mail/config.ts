@@ -7,72 +7,79 @@ import { awsRegion, hostedZoneId } from '../../config/fields';
  * it back over SMTP once the primary's alarm is OK and it answers SMTP again.
  */
 
-const hostName = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^([a-zA-Z0-9_-]{1,63}\.)*[a-zA-Z0-9_-]{1,63}\.?$/, 'must be a host name such as mx1.example.com')
-  .transform((name) => name.replace(/\.$/, '').toLowerCase());
+/**
+ * Built on first use (`z.lazy`): constructing every schema is about a fifth of a Lambda
+ * function's module init, and the functions never parse a config (synth validated it; see
+ * functions/runtime/bundled-config.ts). Only synth and the CLI pay for it.
+ */
+export const mailSection = z.lazy(() => {
+  const hostName = z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^([a-zA-Z0-9_-]{1,63}\.)*[a-zA-Z0-9_-]{1,63}\.?$/, 'must be a host name such as mx1.example.com')
+    .transform((name) => name.replace(/\.$/, '').toLowerCase());
 
-const mailDomain = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z0-9-]{1,63}\.?$/, 'must be a mail domain such as example.com')
-  .transform((name) => name.replace(/\.$/, '').toLowerCase());
+  const mailDomain = z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z0-9-]{1,63}\.?$/, 'must be a mail domain such as example.com')
+    .transform((name) => name.replace(/\.$/, '').toLowerCase());
 
-export const mailSection = z
-  .strictObject({
-    /** The domain whose inbound mail SES holds; SES's receipt rule matches every recipient at it. */
-    domain: mailDomain,
-    /** The Route 53 hosted zone that holds the domain's MX records. */
-    hostedZoneId,
-    /**
-     * `create`: the stack writes the domain's MX record set (primary first, SES second). They never
-     * flip, so CloudFormation may own them. `external`: you publish the SES backup MX yourself.
-     */
-    mxRecords: z.enum(['create', 'external']).default('create'),
-    mxTtl: z.number().int().min(60).max(86_400).default(3600),
-    primary: z.strictObject({
-      /** The primary mail server: its MX host, and where held mail is handed back to. */
-      host: hostName,
-      port: z.number().int().min(1).max(65_535).default(25),
+  return z
+    .strictObject({
+      /** The domain whose inbound mail SES holds; SES's receipt rule matches every recipient at it. */
+      domain: mailDomain,
+      /** The Route 53 hosted zone that holds the domain's MX records. */
+      hostedZoneId,
       /**
-       * `starttls`: upgrade with STARTTLS and verify the certificate, or do not deliver (held mail
-       * never crosses the network in clear text); `implicit`: TLS from the first byte (port 465);
-       * `none`: plain SMTP, only for a primary on a private network.
+       * `create`: the stack writes the domain's MX record set (primary first, SES second). They never
+       * flip, so CloudFormation may own them. `external`: you publish the SES backup MX yourself.
        */
-      tls: z.enum(['starttls', 'implicit', 'none']).default('starttls'),
-      /** MX preference of the primary; lower is preferred. */
-      mxPriority: z.number().int().min(0).max(65_535).default(10),
-    }),
-    /** MX preference of the SES backup; must be higher (less preferred) than the primary's. */
-    backupMxPriority: z.number().int().min(0).max(65_535).default(20),
-    /**
-     * The Region whose SES inbound endpoint (inbound-smtp.<region>.amazonaws.com) is the backup MX.
-     * It must be the control plane's Region (the bucket, rule set and recorder live in its stack).
-     * @default controlPlane.region
-     */
-    inboundRegion: awsRegion.optional(),
-    /** Days a delivered message stays in S3 after its delivery before it is deleted. */
-    retentionDays: z.number().int().min(1).max(3650).default(7),
-    /** How often the held-mail backlog is posted to Slack while the primary is down. */
-    backlogReportMinutes: z
-      .number()
-      .int()
-      .min(5)
-      .max(24 * 60)
-      .default(60),
-  })
-  .superRefine((mail, ctx) => {
-    if (mail.backupMxPriority <= mail.primary.mxPriority) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['backupMxPriority'],
-        message: `must be higher than primary.mxPriority (${mail.primary.mxPriority}): senders must try the primary first`,
-      });
-    }
-  });
+      mxRecords: z.enum(['create', 'external']).default('create'),
+      mxTtl: z.number().int().min(60).max(86_400).default(3600),
+      primary: z.strictObject({
+        /** The primary mail server: its MX host, and where held mail is handed back to. */
+        host: hostName,
+        port: z.number().int().min(1).max(65_535).default(25),
+        /**
+         * `starttls`: upgrade with STARTTLS and verify the certificate, or do not deliver (held mail
+         * never crosses the network in clear text); `implicit`: TLS from the first byte (port 465);
+         * `none`: plain SMTP, only for a primary on a private network.
+         */
+        tls: z.enum(['starttls', 'implicit', 'none']).default('starttls'),
+        /** MX preference of the primary; lower is preferred. */
+        mxPriority: z.number().int().min(0).max(65_535).default(10),
+      }),
+      /** MX preference of the SES backup; must be higher (less preferred) than the primary's. */
+      backupMxPriority: z.number().int().min(0).max(65_535).default(20),
+      /**
+       * The Region whose SES inbound endpoint (inbound-smtp.<region>.amazonaws.com) is the backup MX.
+       * It must be the control plane's Region (the bucket, rule set and recorder live in its stack).
+       * @default controlPlane.region
+       */
+      inboundRegion: awsRegion.optional(),
+      /** Days a delivered message stays in S3 after its delivery before it is deleted. */
+      retentionDays: z.number().int().min(1).max(3650).default(7),
+      /** How often the held-mail backlog is posted to Slack while the primary is down. */
+      backlogReportMinutes: z
+        .number()
+        .int()
+        .min(5)
+        .max(24 * 60)
+        .default(60),
+    })
+    .superRefine((mail, ctx) => {
+      if (mail.backupMxPriority <= mail.primary.mxPriority) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['backupMxPriority'],
+          message: `must be higher than primary.mxPriority (${mail.primary.mxPriority}): senders must try the primary first`,
+        });
+      }
+    });
+});
 
 export type MailConfig = z.output<typeof mailSection>;
 
