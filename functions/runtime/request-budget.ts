@@ -12,6 +12,15 @@ export const isMutatingCommand = (commandName: string | undefined): boolean =>
  * Route 53 allows 5 requests per second per account for everyone and everything in it;
  * functions/runtime/route53-shares.ts says how the processes together stay under that.
  */
+/** Per budgeted client: how long a write asked for now would wait for its slot, in ms. */
+const writeWaits = new WeakMap<object, () => number>();
+
+/**
+ * How long a mutating call sent now through `client` would wait for its slot (0 for a client without
+ * a budget): the time functions/runtime/route53-change.ts gathers other changes to the same zone.
+ */
+export const writeWaitMs = (client: object): number => writeWaits.get(client)?.() ?? 0;
+
 export const withRequestBudget = <C extends Pick<SdkClient, 'middlewareStack'>>(
   client: C,
   perSecond: number,
@@ -38,6 +47,7 @@ export const withRequestBudget = <C extends Pick<SdkClient, 'middlewareStack'>>(
       pumping = false;
     }
   };
+  writeWaits.set(client, () => Math.max(0, nextSlot - Date.now()) + writes.length * spacingMs);
   client.middlewareStack.add(
     (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
       async (args: unknown) => {

@@ -5,6 +5,9 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import type { Clock } from '../core/clock';
+import { type AttemptOutcome, type CallGuard, currentCallGuard, withCallGuard } from '../engine/call-guard';
+import { sdkErrorName } from './client-kit';
+import { writeWaitMs } from './request-budget';
 
 export interface ChangeVerify {
   /** How many GetChange reads one run makes before leaving a PENDING change to the next run. */
@@ -14,30 +17,197 @@ export interface ChangeVerify {
 
 export type ChangeStatus = 'PENDING' | 'INSYNC';
 
-/** One change's status, as Route 53 reports it. */
-export const readChange = async (route53: Route53Client, id: string): Promise<ChangeStatus> => {
-  const out = await route53.send(new GetChangeCommand({ Id: id }));
-  return out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING';
+export interface ChangeBatchRequest {
+  readonly hostedZoneId: string;
+  readonly comment: string;
+  readonly changes: readonly Change[];
+}
+
+/**
+ * What one ChangeResourceRecordSets request may hold (Route 53's quotas, the strictest documented):
+ * 100 changes, 1,000 ResourceRecord elements (an UPSERT counts twice), 32,000 characters of values.
+ */
+export const ROUTE53_BATCH_LIMITS = { changes: 100, records: 1000, valueChars: 32_000 } as const;
+
+const COMMENT_LIMIT = 256;
+
+const sizeOf = (changes: readonly Change[]) => {
+  let records = 0;
+  let valueChars = 0;
+  for (const change of changes) {
+    const values = change.ResourceRecordSet?.ResourceRecords ?? [];
+    records += Math.max(1, values.length) * (change.Action === 'UPSERT' ? 2 : 1);
+    valueChars += values.reduce((sum, r) => sum + (r.Value?.length ?? 0), 0);
+  }
+  return { changes: changes.length, records, valueChars };
+};
+
+/** A change asked for by one action, with the guard (epoch and lease) it was asked under. */
+interface Member {
+  readonly batch: ChangeBatchRequest;
+  readonly guard: CallGuard | undefined;
+}
+
+/** A batch being gathered for one zone while the budget holds its request back. */
+interface GatheredBatch {
+  readonly members: Member[];
+  readonly size: { changes: number; records: number; valueChars: number };
+  readonly sent: Promise<string>;
+}
+
+/** Per client (per process), per hosted zone: the batch still open to more changes. */
+const gathering = new WeakMap<Route53Client, Map<string, GatheredBatch>>();
+/** Per client: GetChange reads in flight. */
+const changeReads = new WeakMap<Route53Client, Map<string, Promise<ChangeStatus>>>();
+
+const perClient = <V>(map: WeakMap<Route53Client, V>, route53: Route53Client, create: () => V): V => {
+  let value = map.get(route53);
+  if (value === undefined) {
+    value = create();
+    map.set(route53, value);
+  }
+  return value;
+};
+
+const sendBatch = async (
+  route53: Route53Client,
+  hostedZoneId: string,
+  members: readonly ChangeBatchRequest[],
+) => {
+  const comment =
+    members.length === 1
+      ? (members[0]?.comment ?? '')
+      : `${members.length} gathered: ${members.map((m) => m.comment).join('; ')}`;
+  const out = await route53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: hostedZoneId,
+      ChangeBatch: {
+        Comment: comment.slice(0, COMMENT_LIMIT),
+        Changes: members.flatMap((m) => [...m.changes]),
+      },
+    }),
+  );
+  return out.ChangeInfo?.Id ?? '';
 };
 
 /**
- * Every Route 53 write of the control plane: one change batch, then verified within this run,
- * bounded; a slower propagation is left PENDING (with its id) for the next run to verify.
- * `verify: false` writes without waiting (e.g. a fence that a minutes-long promotion follows).
+ * Sends one change batch, gathered with every other change to the same hosted zone that this
+ * process asks for while its Route 53 budget would hold the request back anyway: in a Region-wide
+ * failure a worker's services moving in one zone leave as one request (within Route 53's batch
+ * quotas), not one each, and the account's 5 requests a second stop bounding how many services move
+ * a minute. A client without a budget, or one whose next write slot is free now, sends at once,
+ * alone. Route 53 applies a batch all or nothing: when a gathered batch is refused as invalid, each
+ * member is sent again alone, so one bad change fails only its own service.
+ */
+const sendGathered = async (route53: Route53Client, batch: ChangeBatchRequest): Promise<string> => {
+  const zones = perClient(gathering, route53, () => new Map<string, GatheredBatch>());
+  const open = zones.get(batch.hostedZoneId);
+  const size = sizeOf(batch.changes);
+  const alone = () => sendBatch(route53, batch.hostedZoneId, [batch]);
+  if (
+    open &&
+    open.size.changes + size.changes <= ROUTE53_BATCH_LIMITS.changes &&
+    open.size.records + size.records <= ROUTE53_BATCH_LIMITS.records &&
+    open.size.valueChars + size.valueChars <= ROUTE53_BATCH_LIMITS.valueChars
+  ) {
+    open.members.push({ batch, guard: currentCallGuard() });
+    open.size.changes += size.changes;
+    open.size.records += size.records;
+    open.size.valueChars += size.valueChars;
+    return open.sent.catch((error: unknown) => (sendAloneAfter(error) ? alone() : Promise.reject(error)));
+  }
+  const waitMs = writeWaitMs(route53);
+  if (waitMs === 0) return alone();
+  const members: Member[] = [{ batch, guard: currentCallGuard() }];
+  const gathered: { sent?: Promise<string> } = {};
+  const sent = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    if (zones.get(batch.hostedZoneId)?.sent === gathered.sent) zones.delete(batch.hostedZoneId);
+    if (members.length === 1) return alone();
+    return withCallGuard(everyGuardOf(members), () =>
+      sendBatch(
+        route53,
+        batch.hostedZoneId,
+        members.map((m) => m.batch),
+      ),
+    );
+  })();
+  gathered.sent = sent;
+  zones.set(batch.hostedZoneId, { members, size: { ...size }, sent });
+  return sent.catch((error: unknown) =>
+    members.length > 1 && sendAloneAfter(error) ? alone() : Promise.reject(error),
+  );
+};
+
+/** Why a gathered batch did not go, when each member may still go alone (under its own guard). */
+const BLOCKED = Symbol('a member of the gathered batch was fenced off');
+
+/**
+ * After a gathered batch failed: Route 53 refused it as invalid (all or nothing: one member's change
+ * may be the cause), or one member's fence refused it. Either way it did not take effect, and each
+ * member is sent again alone, so one bad change or one superseded service fails only itself.
+ */
+const sendAloneAfter = (error: unknown): boolean =>
+  (error as { [BLOCKED]?: boolean })?.[BLOCKED] === true || sdkErrorName(error) === 'InvalidChangeBatch';
+
+/**
+ * The guard of a gathered batch: every member's fence must pass before each attempt (the call guard,
+ * functions/engine/call-guard.ts, runs it at the last moment), and each attempt's outcome is recorded
+ * in every member's guard.
+ */
+const everyGuardOf = (members: readonly Member[]): CallGuard => {
+  const guards = members.flatMap((m) => (m.guard ? [m.guard] : []));
+  const attempts: AttemptOutcome[] = [];
+  attempts.push = (...outcomes: AttemptOutcome[]) => {
+    for (const guard of guards) guard.attempts.push(...outcomes);
+    return Array.prototype.push.apply(attempts, outcomes);
+  };
+  return {
+    service: [...new Set(guards.map((g) => g.service))].join(','),
+    epoch: guards[0]?.epoch ?? 0,
+    token: guards[0]?.token ?? 0,
+    once: guards.some((g) => g.once),
+    attempts,
+    async check() {
+      try {
+        await Promise.all(guards.map((g) => g.check()));
+      } catch (error) {
+        throw Object.assign(error as object, { [BLOCKED]: true });
+      }
+    },
+  };
+};
+
+/**
+ * One change's status, as Route 53 reports it. The services of a gathered batch share its change and
+ * verify it together: reads of one change in flight at once are one request.
+ */
+export const readChange = async (route53: Route53Client, id: string): Promise<ChangeStatus> => {
+  const inFlight = perClient(changeReads, route53, () => new Map<string, Promise<ChangeStatus>>());
+  let read = inFlight.get(id);
+  if (!read) {
+    read = (async (): Promise<ChangeStatus> => {
+      const out = await route53.send(new GetChangeCommand({ Id: id }));
+      return out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING';
+    })().finally(() => inFlight.delete(id));
+    inFlight.set(id, read);
+  }
+  return read;
+};
+
+/**
+ * Every Route 53 write of the control plane: one change batch (gathered with others to the same zone,
+ * see sendGathered), then verified within this run, bounded; a slower propagation is left PENDING
+ * (with its id) for the next run to verify. `verify: false` writes without waiting (e.g. a fence that
+ * a minutes-long promotion follows).
  */
 export const changeRecordSets = async (
   route53: Route53Client,
   clock: Clock,
-  batch: { readonly hostedZoneId: string; readonly comment: string; readonly changes: readonly Change[] },
+  batch: ChangeBatchRequest,
   verify: ChangeVerify | false,
 ): Promise<{ readonly changeId: string; readonly status: ChangeStatus }> => {
-  const out = await route53.send(
-    new ChangeResourceRecordSetsCommand({
-      HostedZoneId: batch.hostedZoneId,
-      ChangeBatch: { Comment: batch.comment, Changes: [...batch.changes] },
-    }),
-  );
-  const changeId = out.ChangeInfo?.Id ?? '';
+  const changeId = await sendGathered(route53, batch);
   if (verify === false) return { changeId, status: 'PENDING' };
   for (let attempt = 0; attempt < verify.verifyAttempts; attempt++) {
     if (attempt > 0) await clock.sleep(verify.verifyIntervalMs);
