@@ -53,12 +53,12 @@ interface GatheredBatch {
   readonly members: Member[];
   readonly size: { changes: number; records: number; valueChars: number };
   readonly sent: Promise<string>;
+  /** The shared change's verification, per verification setting, once the batch has left. */
+  readonly verified: Map<string, Promise<ChangeStatus>>;
 }
 
 /** Per client (per process), per hosted zone: the batch still open to more changes. */
 const gathering = new WeakMap<Route53Client, Map<string, GatheredBatch>>();
-/** Per client: GetChange reads in flight. */
-const changeReads = new WeakMap<Route53Client, Map<string, Promise<ChangeStatus>>>();
 
 const perClient = <V>(map: WeakMap<Route53Client, V>, route53: Route53Client, create: () => V): V => {
   let value = map.get(route53);
@@ -99,11 +99,24 @@ const sendBatch = async (
  * alone. Route 53 applies a batch all or nothing: when a gathered batch is refused as invalid, each
  * member is sent again alone, so one bad change fails only its own service.
  */
-const sendGathered = async (route53: Route53Client, batch: ChangeBatchRequest): Promise<string> => {
+const sendGathered = async (
+  route53: Route53Client,
+  batch: ChangeBatchRequest,
+): Promise<{ readonly changeId: string; readonly gathered?: GatheredBatch }> => {
   const zones = perClient(gathering, route53, () => new Map<string, GatheredBatch>());
   const open = zones.get(batch.hostedZoneId);
   const size = sizeOf(batch.changes);
-  const alone = () => sendBatch(route53, batch.hostedZoneId, [batch]);
+  const alone = async () => ({ changeId: await sendBatch(route53, batch.hostedZoneId, [batch]) });
+  /** This member's answer: the gathered batch's change, or, when it did not go, its own alone. */
+  const answer = async (gathered: GatheredBatch) => {
+    try {
+      const changeId = await gathered.sent;
+      return gathered.members.length > 1 ? { changeId, gathered } : { changeId };
+    } catch (error) {
+      if (gathered.members.length > 1 && sendAloneAfter(error)) return alone();
+      throw error;
+    }
+  };
   if (
     open &&
     open.size.changes + size.changes <= ROUTE53_BATCH_LIMITS.changes &&
@@ -114,29 +127,28 @@ const sendGathered = async (route53: Route53Client, batch: ChangeBatchRequest): 
     open.size.changes += size.changes;
     open.size.records += size.records;
     open.size.valueChars += size.valueChars;
-    return open.sent.catch((error: unknown) => (sendAloneAfter(error) ? alone() : Promise.reject(error)));
+    return answer(open);
   }
   const waitMs = writeWaitMs(route53);
   if (waitMs === 0) return alone();
   const members: Member[] = [{ batch, guard: currentCallGuard() }];
-  const gathered: { sent?: Promise<string> } = {};
+  const holder: { gathered?: GatheredBatch } = {};
   const sent = (async () => {
     await new Promise((resolve) => setTimeout(resolve, waitMs));
-    if (zones.get(batch.hostedZoneId)?.sent === gathered.sent) zones.delete(batch.hostedZoneId);
-    if (members.length === 1) return alone();
-    return withCallGuard(everyGuardOf(members), () =>
+    if (zones.get(batch.hostedZoneId) === holder.gathered) zones.delete(batch.hostedZoneId);
+    const send = () =>
       sendBatch(
         route53,
         batch.hostedZoneId,
         members.map((m) => m.batch),
-      ),
-    );
+      );
+    // Alone, it runs under its own guard (this is its context); gathered, under every member's.
+    return members.length === 1 ? send() : withCallGuard(everyGuardOf(members), send);
   })();
-  gathered.sent = sent;
-  zones.set(batch.hostedZoneId, { members, size: { ...size }, sent });
-  return sent.catch((error: unknown) =>
-    members.length > 1 && sendAloneAfter(error) ? alone() : Promise.reject(error),
-  );
+  const gathered: GatheredBatch = { members, size: { ...size }, sent, verified: new Map() };
+  holder.gathered = gathered;
+  zones.set(batch.hostedZoneId, gathered);
+  return answer(gathered);
 };
 
 /** Why a gathered batch did not go, when each member may still go alone (under its own guard). */
@@ -178,21 +190,23 @@ const everyGuardOf = (members: readonly Member[]): CallGuard => {
   };
 };
 
-/**
- * One change's status, as Route 53 reports it. The services of a gathered batch share its change and
- * verify it together: reads of one change in flight at once are one request.
- */
+/** One change's status, as Route 53 reports it. */
 export const readChange = async (route53: Route53Client, id: string): Promise<ChangeStatus> => {
-  const inFlight = perClient(changeReads, route53, () => new Map<string, Promise<ChangeStatus>>());
-  let read = inFlight.get(id);
-  if (!read) {
-    read = (async (): Promise<ChangeStatus> => {
-      const out = await route53.send(new GetChangeCommand({ Id: id }));
-      return out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING';
-    })().finally(() => inFlight.delete(id));
-    inFlight.set(id, read);
+  const out = await route53.send(new GetChangeCommand({ Id: id }));
+  return out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING';
+};
+
+const verifyChange = async (
+  route53: Route53Client,
+  clock: Clock,
+  changeId: string,
+  verify: ChangeVerify,
+): Promise<ChangeStatus> => {
+  for (let attempt = 0; attempt < verify.verifyAttempts; attempt++) {
+    if (attempt > 0) await clock.sleep(verify.verifyIntervalMs);
+    if ((await readChange(route53, changeId)) === 'INSYNC') return 'INSYNC';
   }
-  return read;
+  return 'PENDING';
 };
 
 /**
@@ -207,11 +221,15 @@ export const changeRecordSets = async (
   batch: ChangeBatchRequest,
   verify: ChangeVerify | false,
 ): Promise<{ readonly changeId: string; readonly status: ChangeStatus }> => {
-  const changeId = await sendGathered(route53, batch);
+  const { changeId, gathered } = await sendGathered(route53, batch);
   if (verify === false) return { changeId, status: 'PENDING' };
-  for (let attempt = 0; attempt < verify.verifyAttempts; attempt++) {
-    if (attempt > 0) await clock.sleep(verify.verifyIntervalMs);
-    if ((await readChange(route53, changeId)) === 'INSYNC') return { changeId, status: 'INSYNC' };
+  if (!gathered) return { changeId, status: await verifyChange(route53, clock, changeId, verify) };
+  // The members of a gathered batch verify their shared change once, together.
+  const key = `${verify.verifyAttempts}/${verify.verifyIntervalMs}`;
+  let verified = gathered.verified.get(key);
+  if (!verified) {
+    verified = verifyChange(route53, clock, changeId, verify);
+    gathered.verified.set(key, verified);
   }
-  return { changeId, status: 'PENDING' };
+  return { changeId, status: await verified };
 };
