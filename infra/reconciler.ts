@@ -97,9 +97,10 @@ export class Reconciler extends Construct {
     this.dispatcher.addEnvironment('UNDERSTUDY_INTERVAL_SECONDS', String(interval.toSeconds()));
     this.queue.grantSendMessages(this.dispatcher);
 
-    // Automatic failback reads the state of the alarms of the services that opted in, and only those.
+    // The scheduled run reads the state of automatic services' alarms (alarms whose events were never
+    // acted on, functions/trigger/missed-alarms.ts; automatic failback), and only those.
     const { partition, account } = Stack.of(this);
-    const alarmArns = autoFailbackAlarmArns(props.config, partition, account);
+    const alarmArns = watchedAlarmArns(props.config, partition, account);
     if (alarmArns.length > 0) {
       this.handler.addToRolePolicy(
         new PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: alarmArns }),
@@ -107,7 +108,7 @@ export class Reconciler extends Construct {
       acknowledgeCollapsed(
         this.handler.role,
         alarmArns,
-        'More services fail back by themselves than a grant lists: their alarms are granted as the shortest shared prefixes of Region and name, for DescribeAlarms, which only reads.',
+        'More automatic services than a grant lists: their alarms are granted as the shortest shared prefixes of Region and name, for DescribeAlarms, which only reads.',
       );
     }
 
@@ -127,13 +128,13 @@ export class Reconciler extends Construct {
 }
 
 /**
- * The ARNs of every alarm of a service with `autoFailback`, in the alarm's Region (default: the
+ * The ARNs of every alarm of an automatic service, in the alarm's Region (default: the
  * control plane's); a long list collapsed to shared prefixes of Region and name (infra/limits.ts).
  */
-export const autoFailbackAlarmArns = (config: Config, partition: string, account: string): string[] =>
+export const watchedAlarmArns = (config: Config, partition: string, account: string): string[] =>
   compactPatterns(
     config.services
-      .filter((service) => service.autoFailback !== undefined)
+      .filter((service) => service.mode === 'auto')
       .flatMap((service) =>
         service.alarms.map(
           (alarm) => `${alarm.region ?? config.controlPlane.region}:${account}:alarm:${alarm.name}`,

@@ -1,4 +1,10 @@
-import { type CapabilityName, capabilitiesOf, type ServiceConfig } from '../config/schema';
+import {
+  alarmRegionOf,
+  type CapabilityName,
+  type Config,
+  capabilitiesOf,
+  type ServiceConfig,
+} from '../config/schema';
 import { activeSite, type DesiredState } from '../core/types';
 import type { ServiceRecord } from '../state/store';
 import type { ControlPlane } from './engine';
@@ -191,4 +197,38 @@ export const autoFailback = async (
     reason: `automatic failback: ${reasons.join('; ')}`,
     ignoreCooldown: false,
   });
+};
+
+/**
+ * One read of the alarms of every automatic service among `services`, on first use, shared by their
+ * checks (missed alarms, automatic failback): a worker's batch costs one DescribeAlarms per 100
+ * alarms and Region, not one per service (CloudWatch allows DescribeAlarms 9 times a second). A name
+ * outside the batch's is read on its own.
+ */
+export const alarmStatesOfBatch = (
+  read: AlarmStateReader,
+  config: Pick<Config, 'controlPlane'>,
+  services: readonly ServiceConfig[],
+): AlarmStateReader => {
+  const wanted = new Map<string, Set<string>>();
+  for (const service of services) {
+    if (service.mode !== 'auto') continue;
+    for (const alarm of service.alarms) {
+      const region = alarmRegionOf(config, alarm);
+      wanted.set(region, (wanted.get(region) ?? new Set()).add(alarm.name));
+    }
+  }
+  const byRegion = new Map<string, Promise<readonly ObservedAlarm[]>>();
+  return async (region, names) => {
+    const batch = wanted.get(region);
+    if (!batch || names.some((n) => !batch.has(n))) return read(region, names);
+    let observed = byRegion.get(region);
+    if (!observed) {
+      observed = read(region, [...batch]);
+      byRegion.set(region, observed);
+      // A failed read is not kept: the next service's check tries again.
+      observed.catch(() => byRegion.delete(region));
+    }
+    return (await observed).filter((o) => names.includes(o.name));
+  };
 };

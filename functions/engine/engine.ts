@@ -5,7 +5,7 @@ import type { Log } from '../core/log';
 import { activeSite, type CapabilityStatus, type Phase } from '../core/types';
 import { type RecoveryRecorder, recordRecovery } from '../report/recovery';
 import type { Lease, ServiceRecord, StateStore } from '../state/store';
-import { type AlarmStateReader, autoFailback } from './auto-failback';
+import { type AlarmStateReader, alarmStatesOfBatch, autoFailback } from './auto-failback';
 import { type CallGuard, mayHaveTakenEffect, withCallGuard } from './call-guard';
 import {
   type ActionResult,
@@ -562,21 +562,49 @@ const leaseUntouchedSince = (record: ServiceRecord, readAt: Date | undefined, le
  * is unreachable): the caller decides what a failure means (reconcileAll logs it; a fan-out worker
  * hands the message back to its queue).
  */
+/**
+ * The scheduled run's catch-up of alarms whose events were never acted on (injected:
+ * functions/trigger/missed-alarms.ts builds on the trigger, which builds on this engine).
+ */
+export type MissedAlarmCatchUp = (
+  cp: ControlPlane,
+  service: ServiceConfig,
+  record: ServiceRecord,
+  readAlarms: AlarmStateReader,
+) => Promise<readonly { readonly kind: string }[]>;
+
+export interface ScheduledRunOptions {
+  readonly alarmStates?: AlarmStateReader | undefined;
+  readonly missedAlarms?: MissedAlarmCatchUp | undefined;
+}
+
 export const reconcileScheduled = async (
   cp: ControlPlane,
   service: ServiceConfig,
-  options: { readonly alarmStates?: AlarmStateReader | undefined } = {},
+  options: ScheduledRunOptions = {},
 ): Promise<CapabilityReport[]> => {
   let readAt = cp.clock.now();
   let record = await cp.store.readService(service.name);
+  // The transition reconciled what it moved; re-read so this run sees the new epoch and statuses.
+  const reread = async () => {
+    readAt = cp.clock.now();
+    record = await cp.store.readService(service.name);
+  };
+  if (options.missedAlarms !== undefined && options.alarmStates !== undefined) {
+    try {
+      const outcomes = await options.missedAlarms(cp, service, record, options.alarmStates);
+      if (outcomes.some((o) => o.kind === 'transitioned')) await reread();
+    } catch (error) {
+      cp.log.error('missed-alarm check failed; reconciling as usual', {
+        service: service.name,
+        error: classifyAwsError(`missed alarms ${service.name}`, error).message,
+      });
+    }
+  }
   if (service.autoFailback !== undefined && options.alarmStates !== undefined) {
     try {
       const outcome = await autoFailback(cp, service, record, options.alarmStates);
-      // The transition reconciled what it moved; re-read so this run sees the new epoch and statuses.
-      if (outcome?.kind === 'transitioned') {
-        readAt = cp.clock.now();
-        record = await cp.store.readService(service.name);
-      }
+      if (outcome?.kind === 'transitioned') await reread();
     } catch (error) {
       cp.log.error('automatic failback check failed; reconciling as usual', {
         service: service.name,
@@ -594,9 +622,14 @@ export const reconcileScheduled = async (
  */
 export const reconcileAll = async (
   cp: ControlPlane,
-  options: { readonly alarmStates?: AlarmStateReader | undefined } = {},
+  options: ScheduledRunOptions = {},
 ): Promise<CapabilityReport[]> => {
   const reports: CapabilityReport[] = [];
+  const run: ScheduledRunOptions = {
+    ...options,
+    alarmStates:
+      options.alarmStates && alarmStatesOfBatch(options.alarmStates, cp.config, cp.config.services),
+  };
   for (const [index, service] of cp.config.services.entries()) {
     if (pastDeadline(cp)) {
       const left = cp.config.services.slice(index).map((s) => s.name);
@@ -607,7 +640,7 @@ export const reconcileAll = async (
       break;
     }
     try {
-      reports.push(...(await reconcileScheduled(cp, service, options)));
+      reports.push(...(await reconcileScheduled(cp, service, run)));
     } catch (error) {
       const failure = classifyAwsError(`reconcile ${service.name}`, error);
       cp.log.error('could not reconcile service; the next run will try again', {

@@ -3,8 +3,14 @@ import { capabilitiesOf, type ServiceConfig } from '../config/schema';
 import { mapBounded } from '../core/bounded';
 import { classifyAwsError } from '../core/errors';
 import type { ServiceRecord } from '../state/store';
-import type { AlarmStateReader } from './auto-failback';
-import { type CapabilityReport, type ControlPlane, pastDeadline, reconcileScheduled } from './engine';
+import { alarmStatesOfBatch } from './auto-failback';
+import {
+  type CapabilityReport,
+  type ControlPlane,
+  pastDeadline,
+  reconcileScheduled,
+  type ScheduledRunOptions,
+} from './engine';
 
 /**
  * The scheduled run, fanned out: a dispatcher reads every service's state (reads only, no AWS
@@ -158,15 +164,27 @@ const parseItem = (body: string): WorkItem | undefined => {
 export const reconcileWorkItems = async (
   cp: ControlPlane,
   messages: readonly WorkMessage[],
-  options: { readonly alarmStates?: AlarmStateReader | undefined } = {},
+  options: ScheduledRunOptions = {},
 ): Promise<WorkOutcome> => {
   const failed: string[] = [];
   const reports: CapabilityReport[] = [];
   let skipped = 0;
+  const work = messages.map((message) => {
+    const item = parseItem(message.body);
+    return { message, item, service: item && cp.config.services.find((s) => s.name === item.service) };
+  });
+  const batch: ScheduledRunOptions = {
+    ...options,
+    alarmStates:
+      options.alarmStates &&
+      alarmStatesOfBatch(
+        options.alarmStates,
+        cp.config,
+        work.flatMap((w) => (w.service ? [w.service] : [])),
+      ),
+  };
   await Promise.all(
-    messages.map(async (message) => {
-      const item = parseItem(message.body);
-      const service = item && cp.config.services.find((s) => s.name === item.service);
+    work.map(async ({ message, item, service }) => {
       if (!item || !service) {
         cp.log.error('work item names no configured service; handed back to the queue', {
           message: message.id,
@@ -191,7 +209,7 @@ export const reconcileWorkItems = async (
         return;
       }
       try {
-        reports.push(...(await reconcileScheduled(cp, service, options)));
+        reports.push(...(await reconcileScheduled(cp, service, batch)));
       } catch (error) {
         cp.log.error('could not reconcile service; handed back to the queue', {
           service: service.name,

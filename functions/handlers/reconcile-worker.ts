@@ -2,6 +2,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { AlarmStateReader } from '../engine/auto-failback';
 import { reconcileWorkItems, runOf, type WorkMessage } from '../engine/fan-out';
 import { lambdaAlarmStates, lambdaControlPlane } from '../runtime/lambda';
+import { catchUpMissedAlarms } from '../trigger/missed-alarms';
 import { type ControlPlaneFactory, controlPlaneHandler } from './wiring';
 
 const messagesOf = (event: unknown): WorkMessage[] =>
@@ -23,11 +24,14 @@ export const createReconcileWorkerHandler = (
   controlPlaneHandler(
     controlPlane,
     async (cp, event): Promise<SQSBatchResponse> => {
-      const outcome = await reconcileWorkItems(cp, messagesOf(event), { alarmStates: alarmStates?.() });
+      const outcome = await reconcileWorkItems(cp, messagesOf(event), {
+        alarmStates: alarmStates?.(),
+        missedAlarms: catchUpMissedAlarms,
+      });
       return { batchItemFailures: outcome.failed.map((id) => ({ itemIdentifier: id })) };
     },
     (event) => runOf(messagesOf(event)),
   );
 
-/** The alarm reader is called only for services that opted into automatic failback. */
+/** The alarm reader reads automatic services' alarms: missed alarm events, automatic failback. */
 export const handler = createReconcileWorkerHandler(lambdaControlPlane, lambdaAlarmStates);

@@ -79,15 +79,18 @@ export type AlarmStateChange = z.infer<typeof alarmStateChangeSchema>;
 /** What the trigger makes of one event, before it touches any state. Pure. */
 export type AlarmVerdict =
   | { readonly kind: 'ignore'; readonly reason: string; readonly service?: string | undefined }
-  | {
-      readonly kind: 'alarm' | 'recovered' | 'insufficient-data';
-      readonly service: ServiceConfig;
-      readonly capabilities: CapabilityName[];
-      readonly alarmName: string;
-      readonly reason: string;
-      /** Set for a per-server alarm (scope "instance"): the one server to replace with a spare. */
-      readonly instanceId?: string | undefined;
-    };
+  | ServiceAlarmVerdict;
+
+/** What an alarm's state means for one service it protects. */
+export interface ServiceAlarmVerdict {
+  readonly kind: 'alarm' | 'recovered' | 'insufficient-data';
+  readonly service: ServiceConfig;
+  readonly capabilities: CapabilityName[];
+  readonly alarmName: string;
+  readonly reason: string;
+  /** Set for a per-server alarm (scope "instance"): the one server to replace with a spare. */
+  readonly instanceId?: string | undefined;
+}
 
 /**
  * Decides, per protected service, what an event means. Anything we do not recognise is ignored

@@ -9,7 +9,12 @@ import {
   requestTransition,
   type TransitionOutcome,
 } from '../engine/transition';
-import { type AlarmVerdict, alarmStateChangeSchema, classifyAlarmEvent } from './alarm-event';
+import {
+  type AlarmVerdict,
+  alarmStateChangeSchema,
+  classifyAlarmEvent,
+  type ServiceAlarmVerdict,
+} from './alarm-event';
 
 export type AlarmOutcome =
   | { readonly kind: 'ignored' | 'held'; readonly reason: string; readonly service?: string | undefined }
@@ -41,6 +46,45 @@ export const alarmStateTime = (raw: unknown): string | undefined => {
     if (!Number.isNaN(ms)) return new Date(ms).toISOString();
   }
   return undefined;
+};
+
+/**
+ * What an ALARM asks of the desired state. A per-server alarm moves nothing: it amends the intent on
+ * the primary with one more server to replace (the capability's planner does the swap), so the same
+ * alarm twice is unchanged.
+ */
+export const alarmRequest = (
+  cp: Pick<ControlPlane, 'modules'>,
+  verdict: ServiceAlarmVerdict,
+  observedAt: string,
+): TransitionRequest => {
+  const { service } = verdict;
+  const source = `alarm:${verdict.alarmName}`;
+  const behaviour = (capability: string) => cp.modules.find((m) => m.name === capability)?.alarms;
+  const perServerParam = verdict.capabilities.map((c) => behaviour(c)?.perServer?.param).find(Boolean);
+  return verdict.instanceId && perServerParam
+    ? {
+        service: service.name,
+        capabilities: verdict.capabilities,
+        target: 'primary',
+        requestedBy: source,
+        reason: `${verdict.reason}; replace server ${verdict.instanceId} with a spare`,
+        ignoreCooldown: false,
+        amend: true,
+        params: { [perServerParam]: [verdict.instanceId] },
+        observedAt,
+      }
+    : {
+        service: service.name,
+        capabilities: verdict.capabilities,
+        target: 'standby',
+        requestedBy: source,
+        reason: verdict.reason,
+        // A move that costs no traffic and loses nothing (holding mail at the backup MX) is never held
+        // by the cooldown: a sick primary must not be sent mail because it recovered once.
+        ignoreCooldown: verdict.capabilities.every((c) => behaviour(c)?.cooldownExempt === true),
+        observedAt,
+      };
 };
 
 const actOn = async (
@@ -122,33 +166,7 @@ const actOn = async (
     return { kind: 'held', reason, service: service.name };
   }
 
-  // A per-server alarm moves nothing: it amends the intent on the primary with one more server to
-  // replace (the capability's planner does the swap), so the same alarm twice is unchanged.
-  const perServerParam = verdict.capabilities.map((c) => behaviour(c)?.perServer?.param).find(Boolean);
-  const request: TransitionRequest =
-    verdict.instanceId && perServerParam
-      ? {
-          service: service.name,
-          capabilities: verdict.capabilities,
-          target: 'primary',
-          requestedBy: source,
-          reason: `${verdict.reason}; replace server ${verdict.instanceId} with a spare`,
-          ignoreCooldown: false,
-          amend: true,
-          params: { [perServerParam]: [verdict.instanceId] },
-          observedAt,
-        }
-      : {
-          service: service.name,
-          capabilities: verdict.capabilities,
-          target: 'standby',
-          requestedBy: source,
-          reason: verdict.reason,
-          // A move that costs no traffic and loses nothing (holding mail at the backup MX) is never held
-          // by the cooldown: a sick primary must not be sent mail because it recovered once.
-          ignoreCooldown: verdict.capabilities.every((c) => behaviour(c)?.cooldownExempt === true),
-          observedAt,
-        };
+  const request = alarmRequest(cp, verdict, observedAt);
   if (service.mode === 'auto') {
     return { service: service.name, ...(await requestTransition(cp, service, request)) };
   }

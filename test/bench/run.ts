@@ -382,7 +382,7 @@ const regionWide = async (endpoint: string) => {
       true,
     );
     console.log(
-      `Region-wide phases (ms): ${JSON.stringify(r.phaseMs)}; warnings: ${r.warnings} ${JSON.stringify(r.warningSamples)}`,
+      `Region-wide phases (ms): ${JSON.stringify(r.phaseMs)}; failure-phase requests by command: ${JSON.stringify(r.failureByCommand)}; warnings: ${r.warnings} ${JSON.stringify(r.warningSamples)}`,
     );
   }
 };

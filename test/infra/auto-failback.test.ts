@@ -35,7 +35,7 @@ const config = () =>
         },
         {
           name: 'blog',
-          mode: 'auto',
+          mode: 'approve',
           alarms: [{ name: 'blog-primary-unhealthy' }],
           dns: dns('Z0EXAMPLE0BLOG', 'www.blog.example.com'),
         },
@@ -54,7 +54,7 @@ describe('automatic failback in the stack', () => {
   });
   afterAll(() => synth?.cleanup());
 
-  it('lets only the reconcile function describe the alarms of services that opted in, by ARN', () => {
+  it('lets only the reconcile function describe the alarms of automatic services, by ARN', () => {
     const policies = Object.values(synth.template.findResources('AWS::IAM::Policy')) as Policy[];
     const granting = policies.filter((p) =>
       p.Properties.PolicyDocument.Statement.some((s) =>
@@ -82,7 +82,7 @@ describe('automatic failback in the stack', () => {
         ],
       },
     ]);
-    // The service that did not opt in keeps failback explicit: its alarm is not readable.
+    // A service that asks for approval is never moved by the schedule: its alarm is not readable.
     expect(JSON.stringify(policies)).not.toContain('blog-primary-unhealthy');
   });
 });

@@ -25,6 +25,7 @@ import {
 import type { Clock } from '../../functions/core/clock';
 import { silentLog } from '../../functions/core/log';
 import type { TransitionRequest } from '../../functions/core/types';
+import type { AlarmStateReader } from '../../functions/engine/auto-failback';
 import type { Capability } from '../../functions/engine/capability';
 import { type ControlPlane, reconcileAll } from '../../functions/engine/engine';
 import { LEASE_MS } from '../../functions/engine/lease';
@@ -37,6 +38,7 @@ import { capabilitySource } from '../../functions/runtime/control-plane';
 import { loadRoute53Sdk, newRunScope } from '../../functions/runtime/zone-records';
 import type { AuditEntry } from '../../functions/state/store';
 import { handleAlarmEvent } from '../../functions/trigger/handle-alarm';
+import { catchUpMissedAlarms } from '../../functions/trigger/missed-alarms';
 import { FakeStore, type StoreOp } from '../unit/fixtures';
 import {
   type CallerView,
@@ -335,10 +337,22 @@ export const walk = async (seed: number, steps: number): Promise<WalkReport> => 
     [ALARM, 'OK'],
     [MAIL_ALARM, 'OK'],
   ]);
+  const alarmChangedAt = new Map<string, number>();
+  /** CloudWatch's view of the alarms (DescribeAlarms), for the schedule's catch-up of missed events. */
+  const alarmStates: AlarmStateReader = async (region, names) =>
+    names.flatMap((name) => {
+      const state = alarmState.get(name);
+      return state === undefined
+        ? []
+        : [{ name, region, state, stateUpdatedAt: new Date(alarmChangedAt.get(name) ?? 0) }];
+    });
+  const scheduledRun = (cp: ControlPlane) =>
+    reconcileAll(cp, { alarmStates, missedAlarms: catchUpMissedAlarms });
   const changeAlarm = (name: string, value: 'OK' | 'ALARM') => {
     if (alarmState.get(name) === value) return;
     const previous = alarmState.get(name) ?? 'OK';
     alarmState.set(name, value);
+    alarmChangedAt.set(name, sim.now);
     const at = new Date(sim.now).toISOString();
     const event = {
       version: '0',
@@ -522,7 +536,7 @@ export const walk = async (seed: number, steps: number): Promise<WalkReport> => 
         break;
       }
       case 'schedule':
-        start('schedule', true, (cp) => reconcileAll(cp));
+        start('schedule', true, scheduledRun);
         break;
       case 'resource': {
         if (rng.chance(0.5)) {
@@ -639,7 +653,7 @@ export const walk = async (seed: number, steps: number): Promise<WalkReport> => 
   let converged = false;
   for (let round = 0; round < 40 && !converged; round++) {
     sim.now += 60_000;
-    await settleRun('schedule', (cp) => reconcileAll(cp));
+    await settleRun('schedule', scheduledRun);
     const record = store.statuses.get('shop') ?? {};
     const epoch = store.desired.get('shop')?.epoch ?? 0;
     const mailRecord = store.statuses.get('shop-mail')?.mail;

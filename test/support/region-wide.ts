@@ -18,7 +18,12 @@
  * tests run a 100-service version at 10x the rates in a tenth of the interval).
  */
 
-import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  CloudWatchClient,
+  PutMetricAlarmCommand,
+  PutMetricDataCommand,
+  SetAlarmStateCommand,
+} from '@aws-sdk/client-cloudwatch';
 import {
   type Change,
   ChangeResourceRecordSetsCommand,
@@ -79,8 +84,9 @@ export interface RegionWideResult {
   readonly alarmsHandled: number;
   /** Route 53 requests during the failure phase, and the most in any one second. */
   readonly failureRoute53: number;
-  /** Every AWS request during the failure phase (the emulator's load). */
+  /** Every AWS request during the failure phase (the emulator's load), and by command. */
   readonly failureRequests: number;
+  readonly failureByCommand: Readonly<Record<string, number>>;
   readonly peakRoute53PerSecond: number;
   /** The most in any two seconds (the shares' average holds over windows longer than one slot). */
   readonly peakRoute53InTwoSeconds: number;
@@ -109,6 +115,8 @@ interface Route53Meter {
   readonly sentAt: number[];
   /** Every AWS request of any service (the emulator serves them one at a time). */
   all: number;
+  /** Requests by command (e.g. DynamoDB Query), for the report. */
+  readonly byCommand: Map<string, number>;
 }
 
 /**
@@ -126,12 +134,15 @@ const containerKit = (perSecond: number, latencyMs: number, meter: Route53Meter)
       seen.add(client);
       const route53 = client.config.serviceId === 'Route 53';
       client.middlewareStack.add(
-        (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-          if (route53) meter.sentAt.push(Date.now());
-          meter.all++;
-          await sleep(latencyMs);
-          return next(args);
-        },
+        (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+          async (args: unknown) => {
+            if (route53) meter.sentAt.push(Date.now());
+            meter.all++;
+            const command = `${client.config.serviceId} ${(context.commandName ?? '?').replace(/Command$/, '')}`;
+            meter.byCommand.set(command, (meter.byCommand.get(command) ?? 0) + 1);
+            await sleep(latencyMs);
+            return next(args);
+          },
         { step: 'finalizeRequest', priority: 'low', name: 'benchLatency', override: true },
       );
       return client;
@@ -228,6 +239,47 @@ const createRecords = async (harness: LocalHarness, config: Config) => {
   );
 };
 
+/** Each service's alarm in CloudWatch, so the scheduled run can read its state (OK at first). */
+const createAlarms = async (harness: LocalHarness, services: number) => {
+  const cloudwatch = harness.clients.kit.client(CloudWatchClient);
+  for (let i = 0; i < services; i += 25) {
+    await Promise.all(
+      Array.from({ length: Math.min(25, services - i) }, (_, k) =>
+        cloudwatch.send(
+          new PutMetricAlarmCommand({
+            AlarmName: alarmName(i + k),
+            Namespace: 'AWS/Route53',
+            MetricName: 'HealthCheckStatus',
+            Statistic: 'Minimum',
+            Period: 60,
+            EvaluationPeriods: 1,
+            Threshold: 1,
+            ComparisonOperator: 'LessThanThreshold',
+          }),
+        ),
+      ),
+    );
+  }
+};
+
+/** Every alarm to ALARM at once, as CloudWatch would in a Region-wide failure. */
+const setAlarmsToAlarm = async (harness: LocalHarness, services: number) => {
+  const cloudwatch = harness.clients.kit.client(CloudWatchClient);
+  for (let i = 0; i < services; i += 25) {
+    await Promise.all(
+      Array.from({ length: Math.min(25, services - i) }, (_, k) =>
+        cloudwatch.send(
+          new SetAlarmStateCommand({
+            AlarmName: alarmName(i + k),
+            StateValue: 'ALARM',
+            StateReason: 'Region-wide failure',
+          }),
+        ),
+      ),
+    );
+  }
+};
+
 /** AWS publishes each health check's status in us-east-1; moto does not, so the harness does. */
 const publishHealth = async (harness: LocalHarness, checks: { primary: string; standby: string }) => {
   const usEast1 = harness.clients.kit.client(CloudWatchClient, 'us-east-1');
@@ -282,13 +334,14 @@ export const runRegionWide = async (options: RegionWideOptions): Promise<RegionW
     const config = scenarioConfig(options.services, zoneIds, checks, secret);
     await createStateTable(harness.clients.dynamodb, config.controlPlane.stateTableName);
     const pages = await createRecords(harness, config);
+    await createAlarms(harness, options.services);
     phaseMs.setup = performance.now() - t;
     say(
       `setup: ${options.services} services in ${options.zones} zones (${pages} pages) in ${(phaseMs.setup / 1000).toFixed(1)} s`,
     );
 
     // The simulated functions.
-    const meter: Route53Meter = { sentAt: [], all: 0 };
+    const meter: Route53Meter = { sentAt: [], all: 0, byCommand: new Map() };
     const log = recordingLog();
     const container = (perSecond: number) => {
       const clients = containerKit(perSecond * scale, options.latencyMs, meter);
@@ -382,10 +435,12 @@ export const runRegionWide = async (options: RegionWideOptions): Promise<RegionW
 
     // The failure: every alarm at once.
     await publishHealth(harness, checks);
+    await setAlarmsToAlarm(harness, options.services);
     const t0 = Date.now();
     mark = performance.now();
     const failureStart = meter.sentAt.length;
     const allStart = meter.all;
+    meter.byCommand.clear();
     const events = config.services.map((_, i) =>
       alarmStateChangeEvent({
         alarmName: alarmName(i),
@@ -462,6 +517,7 @@ export const runRegionWide = async (options: RegionWideOptions): Promise<RegionW
       alarmsHandled,
       failureRoute53: failureTimes.length,
       failureRequests,
+      failureByCommand: Object.fromEntries([...meter.byCommand].sort((a, b) => b[1] - a[1])),
       peakRoute53PerSecond: peakInWindow(failureTimes, 1000),
       peakRoute53InTwoSeconds: peakInWindow(failureTimes, 2000),
       allowedRoute53PerSecond:
