@@ -115,10 +115,11 @@ afterEach(async () => {
 });
 
 describe('automatic failback against the local AWS (DNS sample topology)', () => {
-  it('an idle scheduled run reads no alarm and writes nothing', async () => {
+  it('an idle scheduled run reads its alarms in one call (the missed-alarm catch-up) and writes nothing', async () => {
     const dynamoCalls = countCalls(local.clients.dynamodb);
     await scheduledRun();
-    expect(describeAlarmsCalls).toBe(0);
+    // One DescribeAlarms for every auto service's alarms in the Region, not one per service.
+    expect(describeAlarmsCalls).toBe(1);
     expect([...dynamoCalls.keys()].filter((n) => !/^(Query|Get|BatchGet|Scan)/.test(n))).toEqual([]);
   });
 
@@ -189,11 +190,36 @@ describe('automatic failback against the local AWS (DNS sample topology)', () =>
       ),
     ).toBe(true);
 
-    // Converged: the next run reads no alarm (nothing on the standby) and writes nothing.
+    // Converged: the next run reads the alarms once (the missed-alarm catch-up; all OK, nothing
+    // to catch up) and writes nothing.
     describeAlarmsCalls = 0;
     const dynamoCalls = countCalls(local.clients.dynamodb);
     await scheduledRun();
-    expect(describeAlarmsCalls).toBe(0);
+    expect(describeAlarmsCalls).toBe(1);
+    expect([...dynamoCalls.keys()].filter((n) => !/^(Query|Get|BatchGet|Scan)/.test(n))).toEqual([]);
+  });
+
+  it('an ALARM whose event never arrived is caught up by the next scheduled run, once', async () => {
+    // CloudWatch goes to ALARM, but its EventBridge event is lost (never delivered to the trigger).
+    failing.add(local.topology.primaryHealthCheckId);
+    await alarm('ALARM');
+    expect((await desired()).epoch).toBe(0);
+
+    local.clock.advance(1 * MIN);
+    await scheduledRun();
+    const state = await desired();
+    expect(state.epoch).toBe(1);
+    expect(state.capabilities.dns?.active).toBe('standby');
+    expect(await www()).toEqual(['198.51.100.10']);
+    expect(local.log.lines.some((l) => l.level === 'warn' && l.message.includes('was not acted on'))).toBe(
+      true,
+    );
+
+    // The alarm stays in ALARM: later runs find the move done and ask for nothing more.
+    local.clock.advance(1 * MIN);
+    const dynamoCalls = countCalls(local.clients.dynamodb);
+    await scheduledRun();
+    expect((await desired()).epoch).toBe(1);
     expect([...dynamoCalls.keys()].filter((n) => !/^(Query|Get|BatchGet|Scan)/.test(n))).toEqual([]);
   });
 
