@@ -58,6 +58,13 @@ const controlPlaneSchema = z.lazy(() =>
     logRetentionDays: z
       .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
       .default(30),
+    /** How often every service's readiness (would a failover work now) is evaluated (functions/readiness/). */
+    readinessIntervalMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60)
+      .default(30),
   }),
 );
 

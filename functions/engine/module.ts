@@ -3,6 +3,7 @@ import type { Config, ServiceConfig } from '../config/schema';
 import type { Clock } from '../core/clock';
 import type { Log } from '../core/log';
 import type { Site, TransitionRequest } from '../core/types';
+import type { CapabilityReadiness, ReadinessInput } from '../readiness/finding';
 import type { ClientKit } from '../runtime/client-kit';
 import type { RunScope } from '../runtime/run-scope';
 import type { Capability } from './capability';
@@ -37,6 +38,16 @@ export interface CapabilityModule<Name extends string = string, Section extends 
    * executor and its SDK clients are imported only by a function that reconciles this capability.
    */
   create(context: CapabilityContext): Promise<Capability>;
+  /**
+   * Would a failover (and a failback) of this capability work right now, and if not, why: reads
+   * only, changes nothing (functions/readiness/). Loads its clients lazily, like `create`. Optional:
+   * a capability without it is reported as not checked.
+   */
+  readiness?(
+    context: CapabilityContext,
+    service: ServiceConfig,
+    input: ReadinessInput,
+  ): Promise<CapabilityReadiness>;
 }
 
 export interface ConfigIssue {

@@ -19,6 +19,7 @@ const HEADLINE: Record<AuditEntry['kind'], string> = {
   error: ':x: Step failed',
   plan: ':clipboard: Plan only',
   recovered: ':stopwatch: Recovered',
+  readiness: ':traffic_light: Readiness',
 };
 
 /** Slack's limit for a section's text. */

@@ -86,6 +86,7 @@ const RANK: Record<AuditEntry['kind'], number> = {
   completed: 4,
   recovered: 5,
   held: 6,
+  readiness: 6,
 };
 const byTime = (a: AuditEntry, b: AuditEntry) => ms(a.at) - ms(b.at) || RANK[a.kind] - RANK[b.kind];
 

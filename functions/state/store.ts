@@ -18,6 +18,7 @@ import {
   MAX_REQUESTED_BY,
 } from '../core/text';
 import { type CapabilityStatus, type DesiredState, initialDesiredState } from '../core/types';
+import type { ReadinessFinding } from '../readiness/finding';
 import { sdkErrorName } from '../runtime/client-kit';
 
 /** One line of the append-only audit log: what was seen, decided or done, and why. */
@@ -35,7 +36,9 @@ export interface AuditEntry {
     | 'error'
     | 'plan'
     /** A transition's measured recovery: every moved capability converged (functions/report/recovery.ts). */
-    | 'recovered';
+    | 'recovered'
+    /** A change of readiness: a part turned not ready, or ready again (functions/readiness/). */
+    | 'readiness';
   readonly capability?: CapabilityName | undefined;
   readonly epoch: number;
   readonly message: string;
@@ -96,11 +99,35 @@ export type LeaseRelease =
   /** Not ours any more (it expired and was taken): nothing to release. */
   | { readonly kind: 'lost' };
 
+/** The last readiness verdict of one part of a service: a capability, or the checks all services share. */
+export interface ReadinessRecord {
+  readonly service: string;
+  /** A capability's name, or `shared` (the Slack secret: the checks every service shares). */
+  readonly part: string;
+  readonly verdict: 'ready' | 'not-ready';
+  readonly findings: readonly ReadinessFinding[];
+  readonly checkedAt: string;
+  /** When the verdict last changed (its first check counts as one). */
+  readonly changedAt: string;
+}
+
+/** What recording a readiness verdict found: the verdict before it (undefined: never checked). */
+export type ReadinessChange =
+  | { readonly kind: 'changed'; readonly previous: 'ready' | 'not-ready' | undefined }
+  | { readonly kind: 'unchanged' }
+  /** A newer check was recorded meanwhile: nothing written. */
+  | { readonly kind: 'stale' };
+
+/** At most this many findings per part, each reason at most this long: an item stays small. */
+const MAX_READINESS_FINDINGS = 50;
+const MAX_READINESS_REASON = 300;
+
 const servicePk = (service: string) => `SERVICE#${service}`;
 const auditPk = (service: string) => `AUDIT#${service}`;
 const STATE_SK = 'STATE';
 const LEASE_SK = 'LEASE';
 const noticePk = (service: string) => `NOTICE#${service}`;
+const readinessPk = (service: string) => `READY#${service}`;
 const statusSk = (capability: CapabilityName) => `CAP#${capability}`;
 
 /** The control plane's memory, as the engine, triggers and CLI use it. */
@@ -161,6 +188,13 @@ export interface StateStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first. */
   readAudit(service: string, limit?: number): Promise<AuditEntry[]>;
+  /**
+   * Records a part's readiness verdict and says whether it changed, atomically: of two checks that
+   * see the same change, one is told `changed` (so people are told once each way).
+   */
+  recordReadiness(record: Omit<ReadinessRecord, 'changedAt'>): Promise<ReadinessChange>;
+  /** Every part's last readiness of a service (none: never checked). */
+  readReadiness(service: string): Promise<ReadinessRecord[]>;
 }
 
 /**
@@ -169,8 +203,10 @@ export interface StateStore {
  *   SERVICE#<name> / CAP#<cap>    each reconciler's progress; written only when it changes, never regressing
  *   SERVICE#<name> / LEASE        one writer per service: owner, fencing token, until (never deleted)
  *   NOTICE#<name>  / <key>        notices given once per state change (e.g. "held")
+ *   READY#<name>   / CAP#<part>   last readiness verdict per capability (or `shared`), and when it changed
  *   AUDIT#<name>   / <time>#<id>  audit log, expiring through the table's TTL on `expiresAt`
- * Reading a service is one Query; audit items live under their own key so they never slow it down.
+ * Reading a service is one Query; audit and readiness items live under their own keys so they never
+ * slow it (or the fence read) down.
  */
 export class DynamoStateStore implements StateStore {
   private readonly doc: DynamoDBDocumentClient;
@@ -542,6 +578,59 @@ export class DynamoStateStore implements StateStore {
   async readAudit(service: string, limit = 50): Promise<AuditEntry[]> {
     const items = await this.itemsOf(auditPk(service), { ScanIndexForward: false, Limit: limit });
     return items.map((item) => fromItem<AuditEntry>(item));
+  }
+
+  async recordReadiness(record: Omit<ReadinessRecord, 'changedAt'>): Promise<ReadinessChange> {
+    const key = { pk: readinessPk(record.service), sk: statusSk(record.part as CapabilityName) };
+    const findings = record.findings
+      .slice(0, MAX_READINESS_FINDINGS)
+      .map((f) => ({ ...f, reason: clip(f.reason, MAX_READINESS_REASON) }));
+    try {
+      // A change of verdict (or the first check): the whole item, with the time of the change.
+      const out = await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...key, ...record, findings, changedAt: record.checkedAt },
+          ConditionExpression: 'attribute_not_exists(pk) OR (verdict <> :verdict AND checkedAt <= :at)',
+          ExpressionAttributeValues: { ':verdict': record.verdict, ':at': record.checkedAt },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const previous = out.Attributes?.verdict;
+      return {
+        kind: 'changed',
+        previous: previous === 'ready' || previous === 'not-ready' ? previous : undefined,
+      };
+    } catch (error) {
+      if (sdkErrorName(error) !== 'ConditionalCheckFailedException') {
+        throw classifyAwsError('DynamoDB PutItem (readiness)', error);
+      }
+    }
+    try {
+      // The same verdict: the findings and the time of the check, keeping when it changed.
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET findings = :findings, checkedAt = :at',
+          ConditionExpression: 'verdict = :verdict AND checkedAt <= :at',
+          ExpressionAttributeValues: {
+            ':findings': findings,
+            ':at': record.checkedAt,
+            ':verdict': record.verdict,
+          },
+        }),
+      );
+      return { kind: 'unchanged' };
+    } catch (error) {
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return { kind: 'stale' };
+      throw classifyAwsError('DynamoDB UpdateItem (readiness)', error);
+    }
+  }
+
+  async readReadiness(service: string): Promise<ReadinessRecord[]> {
+    const items = await this.itemsOf(readinessPk(service), { ConsistentRead: true });
+    return items.map((item) => fromItem<ReadinessRecord>(item));
   }
 
   /** The items under one partition key (one page: a service's items and the audit limit fit in one). */

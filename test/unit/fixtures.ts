@@ -26,6 +26,8 @@ import type {
   LeaseHolder,
   LeaseRelease,
   LeaseRequest,
+  ReadinessChange,
+  ReadinessRecord,
   ServiceRecord,
   StateStore,
 } from '../../functions/state/store';
@@ -157,7 +159,9 @@ export type StoreOp =
   | 'markLeaseWanted'
   | 'renewLease'
   | 'releaseLease'
-  | 'claimNotice';
+  | 'claimNotice'
+  | 'recordReadiness'
+  | 'readReadiness';
 
 /** A service's lease item as the fake keeps it (DynamoStateStore's LEASE item). */
 export interface FakeLeaseItem extends LeaseHolder {
@@ -174,6 +178,7 @@ export class FakeStore implements StateStore {
   readonly statuses = new Map<string, Partial<Record<CapabilityName, CapabilityStatus>>>();
   readonly leases = new Map<string, FakeLeaseItem>();
   readonly notices = new Map<string, string>();
+  readonly readiness = new Map<string, ReadinessRecord>();
   readonly audit: AuditEntry[] = [];
   readonly ops: StoreOp[] = [];
   /** Set to make the next writeStatus calls fail (e.g. a DynamoDB outage). */
@@ -391,6 +396,27 @@ export class FakeStore implements StateStore {
       .filter((e) => e.service === service)
       .reverse()
       .slice(0, limit);
+  }
+
+  async recordReadiness(record: Omit<ReadinessRecord, 'changedAt'>): Promise<ReadinessChange> {
+    await this.enter('recordReadiness');
+    const id = `${record.service}/${record.part}`;
+    const old = this.readiness.get(id);
+    if (old && old.checkedAt > record.checkedAt) return this.leave('recordReadiness', { kind: 'stale' });
+    if (old && old.verdict === record.verdict) {
+      this.readiness.set(
+        id,
+        structuredClone({ ...old, findings: record.findings, checkedAt: record.checkedAt }),
+      );
+      return this.leave('recordReadiness', { kind: 'unchanged' });
+    }
+    this.readiness.set(id, structuredClone({ ...record, changedAt: record.checkedAt }));
+    return this.leave('recordReadiness', { kind: 'changed', previous: old?.verdict });
+  }
+
+  async readReadiness(service: string): Promise<ReadinessRecord[]> {
+    await this.enter('readReadiness');
+    return [...this.readiness.values()].filter((r) => r.service === service).map((r) => structuredClone(r));
   }
 
   /** Test helper: put a desired state as if an earlier transition had written it. */

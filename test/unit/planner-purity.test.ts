@@ -15,8 +15,10 @@ const capabilities = join(functions, 'capabilities');
 const planners = [
   ...readdirSync(capabilities, { withFileTypes: true })
     .filter((d) => d.isDirectory())
-    .map((d) => join(capabilities, d.name, 'planner.ts'))
+    // Readiness assessments are pure too (functions/capabilities/<name>/readiness.ts): observe elsewhere.
+    .flatMap((d) => [join(capabilities, d.name, 'planner.ts'), join(capabilities, d.name, 'readiness.ts')])
     .filter(existsSync),
+  join(functions, 'readiness', 'finding.ts'),
   join(functions, 'state', 'intent.ts'),
   join(functions, 'trigger', 'alarm-event.ts'),
 ];

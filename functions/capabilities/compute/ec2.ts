@@ -22,6 +22,7 @@ import type { ServiceConfig } from '../../config/schema';
 import { classifyAwsError, TerminalError } from '../../core/errors';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
+import type { CapabilityReadiness, ReadinessInput } from '../../readiness/finding';
 import { sdkErrorName } from '../../runtime/client-kit';
 import type { InstanceSelector } from './config';
 import {
@@ -33,6 +34,7 @@ import {
   planCompute,
   type TargetState,
 } from './planner';
+import { assessCompute, type ComputeReadinessObserved } from './readiness';
 
 export interface ComputeClients {
   readonly ec2: EC2Client;
@@ -267,3 +269,81 @@ export const createComputeCapability = ({ clients }: CapabilityContext) =>
     elbv2: clients.client(ElasticLoadBalancingV2Client),
     autoScaling: clients.client(AutoScalingClient),
   });
+
+/** ELBv2's answer for a target group that does not exist. */
+const GROUP_NOT_FOUND = 'TargetGroupNotFoundException';
+
+/** What compute readiness reads: the servers as `observe` resolves them, and whether each group exists. */
+export const observeComputeReadiness = async (
+  clients: ComputeClients,
+  service: ServiceConfig,
+): Promise<ComputeReadinessObserved> => {
+  const compute = service.compute;
+  if (!compute) return { primaries: [], standbys: [], instances: {}, missingGroups: [] };
+  const [primaryList, standbyList] = await Promise.all([
+    describeInstances(clients.ec2, [selectorFilter(compute.primaries)]),
+    describeInstances(clients.ec2, [selectorFilter(compute.standbys)]),
+  ]);
+  const instances: Record<string, ObservedInstance> = {};
+  for (const instance of [...primaryList, ...standbyList]) instances[instance.id] = instance;
+  const missingGroups: string[] = [];
+  for (const arn of compute.targetGroupArns) {
+    try {
+      await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
+    } catch (error) {
+      if (sdkErrorName(error) !== GROUP_NOT_FOUND)
+        throw classifyAwsError('ELBv2 DescribeTargetHealth', error);
+      missingGroups.push(arn);
+    }
+  }
+  let autoScaling: ComputeReadinessObserved['autoScaling'];
+  let groupIds: string[] = [];
+  const asg = compute.standbyAutoScalingGroup;
+  if (asg) {
+    const out = await call('Auto Scaling DescribeAutoScalingGroups', () =>
+      clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [asg.name] })),
+    );
+    const group = out.AutoScalingGroups?.[0];
+    groupIds = (group?.Instances ?? [])
+      .filter((i) => i.LifecycleState === 'InService' && i.InstanceId)
+      .map((i) => i.InstanceId as string);
+    autoScaling = { name: asg.name, exists: group !== undefined, inService: groupIds.length };
+    const unseen = groupIds.filter((id) => instances[id] === undefined);
+    if (unseen.length > 0) {
+      for (const instance of await describeInstances(clients.ec2, [
+        { Name: 'instance-id', Values: unseen },
+      ])) {
+        instances[instance.id] = instance;
+      }
+    }
+  }
+  const live = (list: ObservedInstance[]) => list.map((i) => i.id);
+  return {
+    primaries: [...new Set([...(compute.primaries.instanceIds ?? []), ...live(primaryList)])].sort(),
+    standbys: [
+      ...new Set([...(compute.standbys.instanceIds ?? []), ...live(standbyList), ...groupIds]),
+    ].sort(),
+    instances,
+    missingGroups,
+    ...(autoScaling && { autoScaling }),
+  };
+};
+
+/** Compute readiness (functions/readiness/): reads only, assessed purely. */
+export const computeReadiness = async (
+  { clients }: CapabilityContext,
+  service: ServiceConfig,
+  input: ReadinessInput,
+): Promise<CapabilityReadiness> =>
+  assessCompute(
+    service,
+    await observeComputeReadiness(
+      {
+        ec2: clients.client(EC2Client),
+        elbv2: clients.client(ElasticLoadBalancingV2Client),
+        autoScaling: clients.client(AutoScalingClient),
+      },
+      service,
+    ),
+    input,
+  );

@@ -74,4 +74,6 @@ export const computeModule: CapabilityModule<'compute', typeof computeSection> =
     },
   },
   create: async (context) => (await import('./ec2')).createComputeCapability(context),
+  readiness: async (context, service, input) =>
+    (await import('./ec2')).computeReadiness(context, service, input),
 };

@@ -33,4 +33,6 @@ export const databaseModule: CapabilityModule<'database', typeof databaseSection
     classify: classifyRdsEvent,
   },
   create: async (context) => (await import('./rds')).createDatabaseCapability(context),
+  readiness: async (context, service, input) =>
+    (await import('./rds')).databaseReadiness(context, service, input),
 };

@@ -21,6 +21,7 @@ import type { Log } from '../../core/log';
 import { type CapabilityStatus, otherSite, type Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
+import type { CapabilityReadiness, ReadinessInput } from '../../readiness/finding';
 import { sdkErrorName } from '../../runtime/client-kit';
 import { changeRecordSets, readChange } from '../../runtime/route53-change';
 import type { ZoneRecords } from '../../runtime/run-scope';
@@ -40,6 +41,7 @@ import {
   regionOfArn,
   type UpsertEndpointAction,
 } from './planner';
+import { assessDatabase } from './readiness';
 
 /** Clients per Region: a replica or a global database's secondary may live in another Region. */
 export interface DatabaseClients {
@@ -417,3 +419,17 @@ export const createDatabaseCapability = ({
     log,
     { homeRegion: config.controlPlane.region, ...changeVerify },
   );
+
+/** Database readiness (functions/readiness/): one observation towards the move's target, assessed purely. */
+export const databaseReadiness = async (
+  context: CapabilityContext,
+  service: ServiceConfig,
+  input: ReadinessInput,
+): Promise<CapabilityReadiness> => {
+  const observed = await createDatabaseCapability(context).observe(
+    service,
+    otherSite(input.active),
+    undefined,
+  );
+  return assessDatabase(service, observed, input);
+};

@@ -17,4 +17,6 @@ export const dnsModule: CapabilityModule<'dns', typeof dnsSection> = {
     })),
   // Loaded on first use: a function that never reconciles DNS never loads Route 53's executor.
   create: async (context) => (await import('./route53')).createDnsCapability(context),
+  readiness: async (context, service, input) =>
+    (await import('./route53')).dnsReadiness(context, service, input),
 };

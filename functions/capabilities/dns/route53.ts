@@ -17,6 +17,7 @@ import { classifyAwsError } from '../../core/errors';
 import type { CapabilityStatus, Site } from '../../core/types';
 import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
+import type { CapabilityReadiness, ReadinessInput } from '../../readiness/finding';
 import { changeRecordSets, readChange } from '../../runtime/route53-change';
 import type { ListedRecordSet, RunScope } from '../../runtime/run-scope';
 import { canonicalName, zoneRecordsReader } from '../../runtime/zone-records';
@@ -36,6 +37,7 @@ import {
   switchedRecordsToWrite,
   switchNeedsFlip,
 } from './planner';
+import { assessDns, readinessHealthChecks } from './readiness';
 import {
   SWITCH_TAG,
   switchAlarmName,
@@ -438,3 +440,19 @@ export const createDnsCapability = ({ config, clients, clock, changeVerify, run 
     // The switch lives in the control plane's own Region: flipping it needs nothing from us-east-1.
     switches: { config, cloudwatch: clients.client(CloudWatchClient) },
   });
+
+/** DNS readiness (functions/readiness/): the health checks of the sides a move would go to. */
+export const dnsReadiness = async (
+  { config, clients, clock }: CapabilityContext,
+  service: ServiceConfig,
+  input: ReadinessInput,
+): Promise<CapabilityReadiness> => {
+  const ids = readinessHealthChecks(service, input.active);
+  const reader = healthReader(
+    clients.client(Route53Client),
+    clients.client(CloudWatchClient, HEALTH_METRIC_REGION),
+    clock,
+  );
+  const health = ids.length > 0 ? await reader.read(ids) : {};
+  return assessDns(service, health, input, config);
+};

@@ -17,4 +17,6 @@ export const mailModule: CapabilityModule<'mail', typeof mailSection> = {
   // waits for the primary to answer SMTP), and a sick primary is never sent mail because of a cooldown.
   alarms: { onOk: 'move-back', cooldownExempt: true },
   create: async (context) => (await import('./capability')).createMailCapability(context),
+  readiness: async (context, service, input) =>
+    (await import('./readiness-ses')).mailReadiness(context, service, input),
 };
