@@ -57,6 +57,8 @@ export type Command =
       readonly yes: boolean;
     }
   | { readonly name: 'reconcile'; readonly service: string | undefined }
+  /** Readiness: would a failover and a failback of each capability work now (functions/readiness/). */
+  | { readonly name: 'check'; readonly service: string | undefined }
   | {
       /** A transition's execution report (HTML and JSON), written locally from the audit log. */
       readonly name: 'report';
@@ -78,14 +80,16 @@ export type ParsedArgs =
 /** The exit codes, the same for every command. */
 export const EXIT_CODES_HELP = `
 Exit codes:
-  0  done. status, validate: the state was read / the config is valid. report: the transition's
+  0  done. status, validate: the state was read / the config is valid. check: every capability is
+     ready to fail over and back (skipped checks are listed). report: the transition's
      report was written. plan: a plan was made and
      nothing in it would be refused. failover, failback, reconcile and module commands: every
      capability concerned is converged.
   1  not done. Refused (dry-run mode, cooldown, a safety check), cancelled at the prompt, failed,
      superseded, or still waiting (the scheduled reconciler carries on every minute: watch with
      '${CLI_NAME} status --watch'); plan: a capability would be refused or could not be observed;
-     report: no such transition in the audit log; any command: AWS could not be reached.
+     report: no such transition in the audit log; check: some capability is not ready (one line
+     each says why); any command: AWS could not be reached.
   2  usage or config error: a bad argument, an invalid config, no --config, credentials for
      another account than the config's, or a command that changes things run without a terminal
      and without --yes.
@@ -307,6 +311,21 @@ const buildProgram = (modules: readonly CapabilityModule[], done: Done, output: 
     .argument('[service]', 'one service (default: all)')
     .action((service: string | undefined, _opts: unknown, cmd: Program) => {
       done({ name: 'reconcile', service }, globals(cmd));
+    });
+
+  program
+    .command('check')
+    .summary('readiness: would a failover and a failback work right now; changes nothing')
+    .description(
+      "Readiness, as the scheduled readiness function checks it: each capability's standby (health checks, " +
+        'replica and lag, spares and target groups, SES identity and rules), the Slack secret, and whether the ' +
+        "acting functions' roles allow the calls a move makes (iam:SimulatePrincipalPolicy, for the roles in " +
+        '$UNDERSTUDY_ACTING_ROLE_ARNS). Prints one line per check that is not ready, and why; records the verdicts ' +
+        'and posts a change to Slack, as the schedule does. Changes nothing in AWS.',
+    )
+    .argument('[service]', 'one service (default: all)')
+    .action((service: string | undefined, _opts: unknown, cmd: Program) => {
+      done({ name: 'check', service }, globals(cmd));
     });
 
   program

@@ -19,7 +19,7 @@ import { transitionReport } from '../report/model';
 import { RECOVERY_AUDIT_WINDOW } from '../report/recovery';
 import { recoverySentence, transitionEpochs, transitionTimeline } from '../report/timeline';
 import type { IntentDecision } from '../state/intent';
-import type { AuditEntry, ServiceRecord } from '../state/store';
+import type { AuditEntry, ReadinessRecord, ServiceRecord } from '../state/store';
 import type { Command } from './args';
 import { allConverged, formatReport, formatStatus, reportView, type ServiceStatusView } from './format';
 
@@ -141,6 +141,7 @@ export const statusView = (
   record: ServiceRecord,
   audit: readonly AuditEntry[] | undefined,
   recovery?: ReturnType<typeof recoveryView>,
+  readiness: readonly ReadinessRecord[] = [],
 ): ServiceStatusView => ({
   service: service.name,
   mode: service.mode,
@@ -167,6 +168,15 @@ export const statusView = (
   }),
   ...(audit !== undefined && { audit }),
   ...(recovery !== undefined && { recovery }),
+  ...(readiness.length > 0 && {
+    readiness: readiness.map(({ part, verdict, findings, checkedAt, changedAt }) => ({
+      part,
+      verdict,
+      checkedAt,
+      changedAt,
+      findings: findings.filter((f) => f.state !== 'ready'),
+    })),
+  }),
 });
 
 const decisionView = (decision: IntentDecision) =>
@@ -204,7 +214,10 @@ const runStatus = async (
     // One read of the recent audit: the entries asked for, and the current transition's recovery.
     const recent = await cp.store.readAudit(service.name, Math.max(command.audit, STATUS_AUDIT_WINDOW));
     const audit = command.audit > 0 ? recent.slice(0, command.audit) : undefined;
-    views.push(statusView(service, record, audit, recoveryView(service, record.desired.epoch, recent)));
+    const readiness = await cp.store.readReadiness(service.name);
+    views.push(
+      statusView(service, record, audit, recoveryView(service, record.desired.epoch, recent), readiness),
+    );
   }
   return { exitCode: 0, lines: formatStatus(views), json: { command: 'status', services: views } };
 };
@@ -479,6 +492,9 @@ export const runCommand = (
     case 'validate':
       // main answers validate itself, before any AWS client exists.
       throw new Error('validate needs no control plane');
+    case 'check':
+      // main runs check on a readiness plane (functions/cli/check.ts).
+      throw new Error('check runs on a readiness plane');
   }
 };
 

@@ -1,6 +1,7 @@
 import type { CapabilityName, Mode } from '../config/schema';
 import type { CapabilityStatus, Site } from '../core/types';
 import type { CapabilityReport } from '../engine/engine';
+import { findingLine, type ReadinessFinding } from '../readiness/finding';
 import type { AuditEntry } from '../state/store';
 
 /** One capability of one service as `status` shows it. */
@@ -12,6 +13,16 @@ export interface CapabilityStatusView {
   readonly status:
     | Pick<CapabilityStatus, 'phase' | 'detail' | 'epoch' | 'active' | 'updatedAt' | 'pending'>
     | undefined;
+}
+
+/** One part's last readiness verdict (a capability, or `shared`), as `status` shows it. */
+export interface ReadinessView {
+  readonly part: string;
+  readonly verdict: 'ready' | 'not-ready';
+  readonly checkedAt: string;
+  readonly changedAt: string;
+  /** The checks that are not ready or were skipped. */
+  readonly findings: readonly ReadinessFinding[];
 }
 
 export interface ServiceStatusView {
@@ -34,7 +45,15 @@ export interface ServiceStatusView {
         readonly sentence: string;
       }
     | undefined;
+  /** The last readiness check (functions/readiness/); absent: never checked. */
+  readonly readiness?: readonly ReadinessView[] | undefined;
 }
+
+const readinessLines = (views: readonly ReadinessView[]): string[] =>
+  views.flatMap((view) => [
+    `  readiness ${view.part}: ${view.verdict === 'ready' ? 'ready' : 'NOT READY'} since ${view.changedAt} (checked ${view.checkedAt})`,
+    ...view.findings.map((f) => `    ${findingLine(f)}`),
+  ]);
 
 const statusLine = (view: CapabilityStatusView, epoch: number): string => {
   const head = `  ${view.capability}: desired ${view.desired}${view.changedAt ? ` since ${view.changedAt}` : ''}`;
@@ -59,6 +78,7 @@ export const formatStatus = (views: readonly ServiceStatusView[]): string[] =>
     `  desired state set ${view.requestedAt} by ${view.requestedBy}: ${view.reason}`,
     ...(view.recovery ? [`  recovery of epoch ${view.recovery.epoch}: ${view.recovery.sentence}`] : []),
     ...view.capabilities.map((c) => statusLine(c, view.epoch)),
+    ...readinessLines(view.readiness ?? []),
     ...(view.audit === undefined
       ? []
       : view.audit.length === 0

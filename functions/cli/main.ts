@@ -9,6 +9,7 @@ import { createClientKit } from '../runtime/client-kit';
 import { createControlPlane } from '../runtime/control-plane';
 import { ROUTE53_SHARES } from '../runtime/route53-shares';
 import { type Command, changesThings, type GlobalOptions, parseCommand } from './args';
+import { awsReadinessPlane, type ReadinessPlaneFactory, runCheck } from './check';
 import {
   type ChangePreview,
   type CommandResult,
@@ -32,6 +33,8 @@ export interface CliIo {
   readonly stdout?: (text: string) => void;
   readonly stderr?: (text: string) => void;
   readonly controlPlane?: ControlPlaneFactory;
+  /** `check`: the readiness plane (default: real AWS clients, functions/cli/check.ts). */
+  readonly readinessPlane?: ReadinessPlaneFactory;
   readonly loadConfig?: (file: string) => Promise<Config>;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly userName?: () => string;
@@ -273,15 +276,23 @@ export const main = async (argv: readonly string[], io: CliIo = {}): Promise<num
   };
 
   let result: CommandResult;
+  const plane =
+    command.name === 'check'
+      ? (io.readinessPlane ?? awsReadinessPlane)(config, { region, log, env })
+      : undefined;
   try {
     progress.start(`${commandLabel(command)}: reading the current state`);
-    result = await runCommand(cp, command, operatorFor(command, io), confirm);
+    result =
+      command.name === 'check' && plane
+        ? await runCheck(plane, command)
+        : await runCommand(cp, command, operatorFor(command, io), confirm);
   } catch (error) {
     return explain(error);
   } finally {
     progress.stop();
     // Audit entries and Slack messages run beside the work; none may be lost when the process exits.
     await cp.reporter.flush();
+    await plane?.reporter.flush();
   }
   if (options.json) {
     printJson({
