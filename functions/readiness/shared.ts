@@ -101,6 +101,20 @@ export const iamSimulate =
     return results;
   };
 
+/**
+ * Why a simulation could not be made, in one line. An endpoint that does not implement the call (a
+ * local emulator answers HTTP 500 with an HTML page, which the SDK cannot parse) is named as such.
+ */
+const whyNot = (error: unknown): string => {
+  const cause = (error as { cause?: unknown })?.cause ?? error;
+  const status = (cause as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  const text = errorLine(error);
+  if (/parse error|Unexpected token|not valid JSON|mismatched tag/i.test(text) || status === 501) {
+    return 'the IAM endpoint does not implement SimulatePrincipalPolicy (no answer it could parse)';
+  }
+  return text;
+};
+
 /** The role's name from its ARN, for one-line reasons. */
 const roleName = (arn: string): string => arn.split('/').at(-1) ?? arn;
 
@@ -160,7 +174,7 @@ export const permissionCheck =
         }
       } catch (error) {
         findings.push(
-          skipped(direction, 'permissions', `could not simulate the roles' policies: ${errorLine(error)}`),
+          skipped(direction, 'permissions', `could not simulate the roles' policies: ${whyNot(error)}`),
         );
         continue;
       }

@@ -131,7 +131,7 @@ describe('compute readiness (pure)', () => {
     });
   });
 
-  it('is not ready when a spare is terminated or gone, or a target group is missing', () => {
+  it('is not ready when a target group is missing, or no spare found by tag can be started', () => {
     const observed = computeObserved({
       instances: {
         'i-0000000000000000a': { id: 'i-0000000000000000a', state: 'running', tags: {} },
@@ -142,10 +142,39 @@ describe('compute readiness (pure)', () => {
     const { findings } = assessCompute(shop, observed, onPrimary);
     expect(notReadyChecks(findings)).toEqual(['failover target-groups', 'failover spares']);
     expect(findings.find((f) => f.check === 'spares')?.reason).toBe(
-      'spare i-0000000000000000b is terminated; spare i-0000000000000000c does not exist',
+      'no spare that can be started (2 terminated or gone): nothing to put into service',
     );
     expect(findings.find((f) => f.check === 'target-groups')?.reason).toBe(
       'target group shop-web does not exist',
+    );
+    // By tag, a terminated spare is no longer one of them while another can serve.
+    const oneLeft = computeObserved({
+      instances: {
+        'i-0000000000000000a': { id: 'i-0000000000000000a', state: 'running', tags: {} },
+        'i-0000000000000000b': { id: 'i-0000000000000000b', state: 'terminated', tags: {} },
+        'i-0000000000000000c': { id: 'i-0000000000000000c', state: 'stopped', tags: {} },
+      },
+    });
+    expect(verdictOf(assessCompute(shop, oneLeft, onPrimary).findings)).toBe('ready');
+  });
+
+  it('is not ready when a spare named by id is terminated or gone', () => {
+    const byId = {
+      ...shop,
+      compute: {
+        ...(shop.compute as NonNullable<ServiceConfig['compute']>),
+        standbys: { instanceIds: ['i-0000000000000000b', 'i-0000000000000000c'] },
+      },
+    } as ServiceConfig;
+    const observed = computeObserved({
+      instances: {
+        'i-0000000000000000a': { id: 'i-0000000000000000a', state: 'running', tags: {} },
+        'i-0000000000000000b': { id: 'i-0000000000000000b', state: 'terminated', tags: {} },
+      },
+    });
+    const { findings } = assessCompute(byId, observed, onPrimary);
+    expect(findings.find((f) => f.check === 'spares')?.reason).toBe(
+      'spare i-0000000000000000b is terminated; spare i-0000000000000000c does not exist',
     );
   });
 

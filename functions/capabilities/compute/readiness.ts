@@ -33,31 +33,47 @@ const GONE = new Set(['terminated', 'shutting-down']);
 
 const groupName = (arn: string): string => arn.split(':').at(-1)?.split('/')[1] ?? arn;
 
-/** One finding over a set of servers: every one exists and can be started, or which cannot and why. */
+/**
+ * One finding over a set of servers: each can be started, or which cannot and why. A server named by
+ * id must exist and be startable; one found by tag that is terminated is simply no longer one of
+ * them (EC2 lists terminated instances for a while), as long as another can serve.
+ */
 const serversFinding = (
   direction: ReadinessDirection,
   check: string,
   role: string,
   ids: readonly string[],
+  named: readonly string[],
   instances: ComputeReadinessObserved['instances'],
 ): ReadinessFinding => {
-  if (ids.length === 0) return notReady(direction, check, `no ${role} found: nothing to put into service`);
-  const problems = ids.flatMap((id) => {
-    const instance = instances[id];
-    if (!instance) return [`${role} ${id} does not exist`];
-    if (GONE.has(instance.state)) return [`${role} ${id} is ${instance.state}`];
-    if (instance.state === 'stopping')
-      return [`${role} ${id} is stopping and cannot be started until it has stopped`];
-    return [];
-  });
-  if (problems.length > 0) return notReady(direction, check, problems.join('; '));
-  const counts = new Map<string, number>();
+  const problems: string[] = [];
+  const usable: string[] = [];
+  let gone = 0;
   for (const id of ids) {
+    const instance = instances[id];
+    const isNamed = named.includes(id);
+    if (!instance || GONE.has(instance.state)) {
+      if (isNamed) problems.push(`${role} ${id} ${instance ? `is ${instance.state}` : 'does not exist'}`);
+      else gone++;
+    } else if (instance.state === 'stopping') {
+      problems.push(`${role} ${id} is stopping and cannot be started until it has stopped`);
+    } else usable.push(id);
+  }
+  if (problems.length > 0) return notReady(direction, check, problems.join('; '));
+  if (usable.length === 0) {
+    return notReady(
+      direction,
+      check,
+      `no ${role} that can be started${gone > 0 ? ` (${gone} terminated or gone)` : ''}: nothing to put into service`,
+    );
+  }
+  const counts = new Map<string, number>();
+  for (const id of usable) {
     const state = instances[id]?.state ?? 'unknown';
     counts.set(state, (counts.get(state) ?? 0) + 1);
   }
   const states = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
-  return ready(direction, check, `${ids.length} ${role}(s) can serve (${states})`);
+  return ready(direction, check, `${usable.length} ${role}(s) can serve (${states})`);
 };
 
 export const assessCompute = (
@@ -95,13 +111,29 @@ export const assessCompute = (
     findings.push(
       observed.standbys.length === 0 && fromGroup
         ? ready('failover', 'spares', `no spare running yet; ${asg?.name} scales up on failover`)
-        : serversFinding('failover', 'spares', 'spare', observed.standbys, observed.instances),
+        : serversFinding(
+            'failover',
+            'spares',
+            'spare',
+            observed.standbys,
+            compute.standbys.instanceIds ?? [],
+            observed.instances,
+          ),
     );
   } else {
     findings.push(ready('failover', 'failed-over', 'the servers are on the standby already'));
     findings.push(groups('failback'));
   }
-  findings.push(serversFinding('failback', 'primaries', 'primary', observed.primaries, observed.instances));
+  findings.push(
+    serversFinding(
+      'failback',
+      'primaries',
+      'primary',
+      observed.primaries,
+      compute.primaries.instanceIds ?? [],
+      observed.instances,
+    ),
+  );
   return { findings, calls: computeCalls(service, input) };
 };
 

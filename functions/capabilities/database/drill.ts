@@ -5,7 +5,9 @@
  * replica as RDS does once a promotion completes (see functions/capabilities/database/local.ts).
  */
 
+import { CreateDBInstanceReadReplicaCommand, DeleteDBInstanceCommand } from '@aws-sdk/client-rds';
 import { setAlarmAndBuildEvent } from '../../drill/local-aws';
+import { localReadiness, readinessDetail } from '../../drill/readiness';
 import {
   type DrillContext,
   type DrillScenario,
@@ -45,6 +47,51 @@ export const databaseDrill: DrillScenario = {
         await l.publishLag(DB_REPLICA, 2);
         return { ok: true, detail: 'within maxReplicaLagSeconds 30' };
       });
+
+      // Readiness: the drill breaks the standby and repairs it; the verdict flips and is posted once each way.
+      const readiness = localReadiness(l, l.config);
+      const databaseReady = async () =>
+        (await readiness.check()).find((v) => v.part === 'database')?.verdict === 'ready';
+      await context.step('readiness check: replica available, lag within budget: ready', async () => {
+        const verdicts = await readiness.check();
+        const db = verdicts.find((v) => v.part === 'database');
+        return { ok: db?.verdict === 'ready' && readiness.posts() === 0, detail: readinessDetail(verdicts) };
+      });
+
+      await context.step('drill deletes the replica: readiness NOT READY, posted once', async () => {
+        await l.clients.rds.send(
+          new DeleteDBInstanceCommand({ DBInstanceIdentifier: DB_REPLICA, SkipFinalSnapshot: true }),
+        );
+        const verdicts = await readiness.check();
+        const db = verdicts.find((v) => v.part === 'database');
+        const metric = readiness.metrics.at(-1)?.find((v) => v.part === 'database')?.verdict;
+        return {
+          ok: db?.verdict === 'not-ready' && readiness.posts() === 1 && metric === 'not-ready',
+          detail: `${readinessDetail(verdicts.filter((v) => v.part === 'database'))}; Slack posts ${readiness.posts()}; metric Readiness 0`,
+        };
+      });
+
+      await context.step('readiness checked again while broken: nothing new posted', async () => {
+        const ok = !(await databaseReady()) && readiness.posts() === 1;
+        return { ok, detail: `still not ready; Slack posts ${readiness.posts()}` };
+      });
+
+      await context.step(
+        'drill re-creates the replica, lag 1 s: readiness ready again, posted once',
+        async () => {
+          await l.clients.rds.send(
+            new CreateDBInstanceReadReplicaCommand({
+              DBInstanceIdentifier: DB_REPLICA,
+              SourceDBInstanceIdentifier: DB_PRIMARY,
+              DBInstanceClass: 'db.t3.micro',
+            }),
+          );
+          await l.publishLag(DB_REPLICA, 1);
+          const ok = (await databaseReady()) && readiness.posts() === 2;
+          const again = (await databaseReady()) && readiness.posts() === 2;
+          return { ok: ok && again, detail: `ready; Slack posts ${readiness.posts()} (one each way)` };
+        },
+      );
 
       await context.step('alarm goes to ALARM: fence the name, promote the replica', async () => {
         l.promotionReads = 1; // RDS reports the promotion under way (modifying) on the next read

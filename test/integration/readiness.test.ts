@@ -1,0 +1,144 @@
+import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateDBInstanceReadReplicaCommand, DeleteDBInstanceCommand } from '@aws-sdk/client-rds';
+import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { type LocalCompute, startLocalCompute } from '../../functions/capabilities/compute/local';
+import {
+  DB_PRIMARY,
+  DB_REPLICA,
+  type LocalDatabase,
+  startDatabaseControlPlane,
+} from '../../functions/capabilities/database/local';
+import type { LocalHarness } from '../../functions/drill/local-control-plane';
+import { localReadiness } from '../../functions/drill/readiness';
+import type { PartReadiness } from '../../functions/readiness/engine';
+import { DynamoStateStore } from '../../functions/state/store';
+
+const endpoint = inject('motoEndpoint');
+
+let local: LocalHarness | undefined;
+
+afterEach(async () => {
+  await local?.stop();
+  local = undefined;
+});
+
+const part = (verdicts: readonly PartReadiness[], name: string) => verdicts.find((v) => v.part === name);
+const reasons = (verdicts: readonly PartReadiness[], name: string, state = 'not-ready') =>
+  (part(verdicts, name)?.findings ?? [])
+    .filter((f) => f.state === state)
+    .map((f) => `${f.check}: ${f.reason}`);
+
+const reset = () => fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+
+describe('readiness against the local AWS', () => {
+  it('an RDS replica: ready with its lag in budget, not ready once deleted or lagging, posted once each way', async () => {
+    await reset();
+    const db: LocalDatabase = await startDatabaseControlPlane(endpoint);
+    local = db;
+    const readiness = localReadiness(db, db.config);
+
+    // No ReplicaLag datapoint yet: the lag is unknown, so a failover would be refused.
+    let verdicts = await readiness.check();
+    expect(reasons(verdicts, 'database')).toEqual([
+      `replica-lag: no ReplicaLag reading of ${DB_REPLICA} in the last 5 minutes: its lag is unknown, so a failover would be refused`,
+    ]);
+    expect(readiness.posts()).toBe(1);
+
+    await db.publishLag(DB_REPLICA, 3);
+    verdicts = await readiness.check();
+    expect(part(verdicts, 'database')?.verdict).toBe('ready');
+    expect(part(verdicts, 'shared')?.verdict).toBe('ready');
+    // moto does not implement iam:SimulatePrincipalPolicy: the IAM check is skipped and says so, never ready.
+    expect(reasons(verdicts, 'database', 'skipped')).toEqual(
+      expect.arrayContaining([
+        "permissions: could not simulate the roles' policies: the IAM endpoint does not implement SimulatePrincipalPolicy (no answer it could parse)",
+      ]),
+    );
+    expect(readiness.posts()).toBe(2);
+
+    await db.clients.rds.send(
+      new DeleteDBInstanceCommand({ DBInstanceIdentifier: DB_REPLICA, SkipFinalSnapshot: true }),
+    );
+    verdicts = await readiness.check();
+    expect(reasons(verdicts, 'database')).toEqual([`replica: replica ${DB_REPLICA} does not exist`]);
+    await readiness.check();
+    expect(readiness.posts()).toBe(3);
+
+    await db.clients.rds.send(
+      new CreateDBInstanceReadReplicaCommand({
+        DBInstanceIdentifier: DB_REPLICA,
+        SourceDBInstanceIdentifier: DB_PRIMARY,
+        DBInstanceClass: 'db.t3.micro',
+      }),
+    );
+    await db.publishLag(DB_REPLICA, 45);
+    db.clock.advance(60_000);
+    verdicts = await readiness.check();
+    expect(reasons(verdicts, 'database')).toEqual([
+      `replica-lag: ${DB_REPLICA}'s ReplicaLag is 45 s, over the budget of 30 s`,
+    ]);
+    expect(readiness.posts()).toBe(3);
+
+    await db.publishLag(DB_REPLICA, 0);
+    db.clock.advance(60_000);
+    verdicts = await readiness.check();
+    expect(part(verdicts, 'database')?.verdict).toBe('ready');
+    expect(readiness.posts()).toBe(4);
+    const texts = db.sink.messages.map((m) => m.body.text ?? '').filter((t) => t.includes('Readiness'));
+    expect(texts.at(-1)).toMatch(/database ready again/);
+
+    // Recorded in the state table, as `status` reads it.
+    const store = new DynamoStateStore(
+      db.clients.dynamodb,
+      db.config.controlPlane.stateTableName,
+      90,
+      () => 'x',
+    );
+    const stored = await store.readReadiness('shop');
+    expect(stored.map((r) => `${r.part} ${r.verdict}`).sort()).toEqual(['database ready', 'shared ready']);
+    // The metric was given every verdict of every check.
+    expect(readiness.metrics.at(-1)?.map((v) => v.part)).toEqual(['database', 'shared']);
+  });
+
+  it('compute: not ready once no spare can be started, ready again with a new spare; a missing Slack secret is not ready', async () => {
+    await reset();
+    const compute: LocalCompute = await startLocalCompute(endpoint, { standbys: 2, stoppedStandbys: 1 });
+    local = compute;
+    const readiness = localReadiness(compute, compute.topology.config);
+    let verdicts = await readiness.check();
+    expect(part(verdicts, 'compute')?.verdict).toBe('ready');
+    expect(readiness.posts()).toBe(0);
+
+    await compute.clients.ec2.send(
+      new TerminateInstancesCommand({ InstanceIds: [...compute.topology.standbys] }),
+    );
+    verdicts = await readiness.check();
+    expect(reasons(verdicts, 'compute')).toEqual([
+      'spares: no spare that can be started (2 terminated or gone): nothing to put into service',
+    ]);
+    expect(readiness.posts()).toBe(1);
+
+    await compute.clients.ec2.send(
+      new RunInstancesCommand({
+        ImageId: 'ami-12c6146b',
+        InstanceType: 't3.micro',
+        MinCount: 1,
+        MaxCount: 1,
+        TagSpecifications: [
+          { ResourceType: 'instance', Tags: [{ Key: 'understudy:role', Value: 'standby' }] },
+        ],
+      }),
+    );
+    verdicts = await readiness.check();
+    expect(part(verdicts, 'compute')?.verdict).toBe('ready');
+    expect(readiness.posts()).toBe(2);
+
+    const secret = compute.topology.config.controlPlane.slackWebhookSecretName ?? '';
+    await compute.clients.secrets.send(
+      new DeleteSecretCommand({ SecretId: secret, ForceDeleteWithoutRecovery: true }),
+    );
+    verdicts = await readiness.check();
+    expect(reasons(verdicts, 'shared')).toEqual([`slack-secret: secret ${secret} does not exist`]);
+  });
+});
