@@ -16,6 +16,11 @@ export interface CapabilityResources {
   /** Grants a function exactly the calls of this capability's executor (observe and act). */
   grantReconcile(fn: IFunction): void;
   /**
+   * Grants the readiness function the reads of this capability's readiness check, and nothing that
+   * changes anything (infra/readiness.ts). Absent: the capability's readiness is not checked there.
+   */
+  grantReadiness?(fn: IFunction): void;
+  /**
    * Functions that run the engine for this capability alone (e.g. its resource-event function): the
    * stack gives them the state table, Slack and this capability's rights, and nothing else.
    */

@@ -15,6 +15,7 @@ import type { CapabilityInfra, CapabilityResources } from './capability-infra';
 import type { ControlFunction } from './control-function';
 import { RESOURCES_PER_STACK } from './limits';
 import { Notifications } from './notifications';
+import { ACTING_ROLES_ENV, Readiness } from './readiness';
 import { Reconciler } from './reconciler';
 import { ExecutionReports } from './report-bucket';
 import { StateStore } from './state-store';
@@ -57,6 +58,8 @@ export class UnderstudyStack extends Stack {
   readonly alarmTrigger: AlarmTrigger | undefined;
   /** What each configured capability deployed, by capability name. */
   readonly capabilities: ReadonlyMap<string, CapabilityResources>;
+  /** The scheduled readiness check and its `ReadinessFailing` alarm (infra/readiness.ts). */
+  readonly readiness: Readiness;
 
   constructor(scope: Construct, id: string, props: UnderstudyStackProps) {
     const { config } = props;
@@ -123,6 +126,18 @@ export class UnderstudyStack extends Stack {
       for (const capability of runs) capabilities.get(capability)?.grantReconcile(fn);
       this.outputs(name, fn);
     }
+    this.readiness = new Readiness(this, 'Readiness', {
+      config,
+      table: this.stateStore.table,
+      notifications: this.notifications,
+      capabilities,
+      actingFunctions: engineFunctions.map(([, fn]) => fn),
+    });
+    this.outputs('Readiness', this.readiness.handler);
+    new CfnOutput(this, 'ActingRoleArns', {
+      value: this.readiness.actingRoleArns.join(','),
+      description: `The acting functions' roles: set ${ACTING_ROLES_ENV} to this for \`understudy check\` to simulate them`,
+    });
     for (const [name, resources] of capabilities) {
       resources.otherFunctions.forEach((fn, i) => {
         this.outputs(`${pascal(name)}${pascal(fn.node.id)}${i > 0 ? i + 1 : ''}`, fn);

@@ -32,20 +32,23 @@ const clipLine = (text: string, max: number) => (text.length > max ? `${text.sli
 /** The Slack check: the secret exists and its value is a webhook URL the notifier accepts. */
 export const slackSecretCheck =
   (config: Config, clients: ClientKit, secretId?: string) => async (): Promise<ReadinessFinding> => {
-    const name = config.controlPlane.slackWebhookSecretName;
+    const configured = config.controlPlane.slackWebhookSecretName;
+    const id = secretId ?? configured;
     const direction: ReadinessDirection = 'failover';
-    if (name === undefined) {
+    if (id === undefined) {
       return notReady(
         direction,
         'slack-secret',
         'controlPlane.slackWebhookSecretName is not set: nobody would be told about a failover',
       );
     }
+    // The secret's name for people: the configured one, else the last part of the ARN.
+    const name = configured ?? id.split(':').at(-1) ?? id;
     const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     try {
       const out = await clients
         .client(SecretsManagerClient)
-        .send(new GetSecretValueCommand({ SecretId: secretId ?? name }));
+        .send(new GetSecretValueCommand({ SecretId: id }));
       const verdict = parseWebhookUrl(out.SecretString);
       return verdict.ok
         ? ready(direction, 'slack-secret', `secret ${name} holds a Slack webhook URL`)

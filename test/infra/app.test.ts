@@ -96,8 +96,9 @@ describe('bin/app.ts', () => {
       Resources: Record<string, { Type: string; Properties?: unknown }>;
     };
     const resources = Object.values(template.Resources);
-    // alarm trigger, scheduled dispatcher, reconcile worker, RDS events, EC2 events, held-mail recorder
-    expect(resources.filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(6);
+    // alarm trigger, scheduled dispatcher, reconcile worker, RDS events, EC2 events, held-mail recorder,
+    // readiness check
+    expect(resources.filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(7);
     // The only records the template owns never flip: the MX pair and the SES identity's DKIM
     // tokens. Every record the control plane moves (DNS failover names, the database endpoint) is
     // left to it, so a later deploy cannot undo a failover.

@@ -100,7 +100,8 @@ describe('the database capability in the stack', () => {
   });
 
   it('creates the replica-lag alarm only where the config asks', () => {
-    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    // The replica-lag alarm, and the control plane's own ReadinessFailing (infra/readiness.ts).
+    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
     synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ReplicaLag',
       Namespace: 'AWS/RDS',

@@ -27,7 +27,8 @@ describe('the DNS switch resources of a config with switched records', () => {
   afterAll(() => synth?.cleanup());
 
   it('creates one alarm per switched service that holds its last position when no data arrives', () => {
-    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    // One per switched service, and the control plane's own ReadinessFailing (infra/readiness.ts).
+    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
     for (const service of ['shop', 'blog']) {
       synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `understudy-switched-switch-${service}`,
@@ -128,7 +129,8 @@ describe('a config without switched records', () => {
   it('creates no switch and grants no PutMetricData', () => {
     const synth = synthesize(inlineConfig());
     try {
-      synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+      // Only the control plane's own ReadinessFailing (infra/readiness.ts).
+      synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
       expect(statementsWith(synth, 'cloudwatch:PutMetricData')).toEqual([]);
       expect(synth.template.findResources('AWS::Route53::HealthCheck')).toEqual({});
     } finally {

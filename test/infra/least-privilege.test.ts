@@ -109,4 +109,34 @@ describe('each function is granted only what it runs (example config)', () => {
     expect(sends.length).toBeGreaterThan(0);
     for (const statement of sends) expect(JSON.stringify(statement.Resource)).not.toContain(workQueue);
   });
+
+  it('the readiness function only reads: no change to any resource, and simulates only the acting roles', () => {
+    const readiness = synth.stack.readiness;
+    const actions = actionsOf(synth, readiness.handler);
+    for (const action of [
+      'rds:DescribeDBInstances',
+      'ec2:DescribeInstances',
+      'elasticloadbalancing:DescribeTargetHealth',
+      'route53:GetHealthCheckStatus',
+      'ses:GetIdentityVerificationAttributes',
+      'ses:DescribeReceiptRuleSet',
+      'cloudwatch:GetMetricData',
+      'secretsmanager:GetSecretValue',
+      'iam:SimulatePrincipalPolicy',
+    ]) {
+      expect(actions).toContain(action);
+    }
+    const mutating =
+      /^(route53:Change|rds:(Promote|Create|Modify|Stop|Failover|Switchover)|ec2:(Start|Stop|Create|Delete)|elasticloadbalancing:(Register|Deregister)|autoscaling:Set|ses:(Set|Update)|s3:|cloudwatch:Put)/;
+    expect(matching(actions, mutating)).toEqual([]);
+    // Its only writes are its own verdicts and audit entries in the state table.
+    expect(matching(actions, /^dynamodb:(Put|Update)Item$/).length).toBeGreaterThan(0);
+    const simulate = statementsOf(synth, readiness.handler).filter((st) =>
+      [st.Action].flat().includes('iam:SimulatePrincipalPolicy'),
+    );
+    expect(JSON.stringify(simulate.map((st) => st.Resource))).toContain(
+      synth.stack.getLogicalId(synth.stack.reconciler.handler.role?.node.defaultChild as CfnElement),
+    );
+    expect(simulate.flatMap((st) => [st.Resource].flat())).not.toContain('*');
+  });
 });

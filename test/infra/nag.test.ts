@@ -72,6 +72,9 @@ const WILDCARD_ACTIONS = [
   'route53:ListHealthChecks',
   'ses:DescribeActiveReceiptRuleSet',
   'ses:DescribeReceiptRule',
+  // Readiness reads (SES v1 receipt-rule and identity-verification reads take no resource ARN).
+  'ses:DescribeReceiptRuleSet',
+  'ses:GetIdentityVerificationAttributes',
   'ses:SetActiveReceiptRuleSet',
   'ses:UpdateReceiptRule',
   'xray:PutTelemetryRecords',

@@ -69,7 +69,8 @@ describe('the stack for the example shop, DNS only', () => {
 
   it('routes exactly the configured alarm state changes to the alarm function', () => {
     // Assess
-    synth.template.resourceCountIs('AWS::Events::Rule', 2);
+    // The alarm rule, the reconcile schedule and the readiness schedule.
+    synth.template.resourceCountIs('AWS::Events::Rule', 3);
     synth.template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: Match.exact({
         source: ['aws.cloudwatch'],
@@ -143,13 +144,20 @@ describe('the stack for the example shop, DNS only', () => {
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId(synth, fn), 'Arn'] } } },
       });
     }
-    // Three failure queues, and the work queue (kept an hour: its items are superseded after a minute).
-    synth.template.resourceCountIs('AWS::SQS::Queue', 4);
+    // Four failure queues (alarm, dispatcher, worker, readiness), and the work queue (kept an hour:
+    // its items are superseded after a minute).
+    synth.template.resourceCountIs('AWS::SQS::Queue', 5);
     synth.template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     const retention = Object.values(synth.template.findResources('AWS::SQS::Queue')).map(
       (q) => (q as { Properties: { MessageRetentionPeriod: number } }).Properties.MessageRetentionPeriod,
     );
-    expect(retention.sort((a, b) => a - b)).toEqual([3600, 14 * 24 * 3600, 14 * 24 * 3600, 14 * 24 * 3600]);
+    expect(retention.sort((a, b) => a - b)).toEqual([
+      3600,
+      14 * 24 * 3600,
+      14 * 24 * 3600,
+      14 * 24 * 3600,
+      14 * 24 * 3600,
+    ]);
     synth.template.allResourcesProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -161,7 +169,7 @@ describe('the stack for the example shop, DNS only', () => {
 
   it('deploys every function as traced arm64 Node.js 22 functions with bounded log retention', () => {
     // Assess
-    synth.template.resourceCountIs('AWS::Lambda::Function', 3);
+    synth.template.resourceCountIs('AWS::Lambda::Function', 4);
     synth.template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
@@ -189,7 +197,7 @@ describe('the stack for the example shop, DNS only', () => {
         arn('secretsmanager:eu-west-2:111111111111:secret:understudy/slack-webhook'),
       );
     }
-    synth.template.resourceCountIs('AWS::Logs::LogGroup', 3);
+    synth.template.resourceCountIs('AWS::Logs::LogGroup', 4);
     synth.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
@@ -323,10 +331,13 @@ describe('the stack for the example shop, DNS only', () => {
   it('outputs what an operator needs to find the control plane', () => {
     // Assess
     expect(Object.keys(synth.template.findOutputs('*')).sort()).toEqual([
+      'ActingRoleArns',
       'AlarmDeadLetterQueueUrl',
       'AlarmFunctionName',
       'DispatchDeadLetterQueueUrl',
       'DispatchFunctionName',
+      'ReadinessDeadLetterQueueUrl',
+      'ReadinessFunctionName',
       'ReconcileDeadLetterQueueUrl',
       'ReconcileFunctionName',
       'ReportBucketName',
@@ -454,8 +465,9 @@ describe('the stack for a config without alarms', () => {
   it('deploys the reconciler but no alarm rule or alarm function', () => {
     // Assess
     expect(synth.stack.alarmTrigger).toBeUndefined();
-    synth.template.resourceCountIs('AWS::Lambda::Function', 2);
-    synth.template.resourceCountIs('AWS::Events::Rule', 1);
+    // The reconciler's dispatcher and worker, and the readiness check.
+    synth.template.resourceCountIs('AWS::Lambda::Function', 3);
+    synth.template.resourceCountIs('AWS::Events::Rule', 2);
     synth.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     expect(Object.keys(synth.template.findOutputs('*'))).not.toContain('AlarmFunctionName');
   });

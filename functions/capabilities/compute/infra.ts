@@ -110,6 +110,20 @@ export class ComputeFailover extends Construct implements CapabilityResources {
     this.eventRules = rules;
   }
 
+  /** The reads of compute readiness (functions/capabilities/compute/readiness.ts); none takes a resource ARN. */
+  grantReadiness(fn: IFunction): void {
+    if (this.scope.targetGroupArns.length === 0) return;
+    Grant.addToPrincipal({
+      grantee: fn,
+      actions: [
+        'ec2:DescribeInstances',
+        'elasticloadbalancing:DescribeTargetHealth',
+        ...(this.scope.autoScalingGroups.length > 0 ? ['autoscaling:DescribeAutoScalingGroups'] : []),
+      ],
+      resourceArns: ['*'],
+    });
+  }
+
   /** Grants the reads and writes of functions/capabilities/compute/ec2.ts. */
   grantReconcile(fn: IFunction): void {
     const { targetGroupArns, instanceIds, instanceTags, autoScalingGroups } = this.scope;

@@ -116,8 +116,8 @@ export class DatabaseFailover extends Construct implements CapabilityResources {
     );
   }
 
-  /** Grants the reads and writes of functions/capabilities/database/rds.ts, and nothing else. */
-  grantReconcile(fn: IFunction): void {
+  /** The configured instances', clusters' and global databases' ARNs (collapsed when many). */
+  private arns() {
     const { partition, account } = Stack.of(this);
     const home = this.config.controlPlane.region;
     const databases = databasesOf(this.config);
@@ -133,6 +133,39 @@ export class DatabaseFailover extends Construct implements CapabilityResources {
       scopes.flatMap((s) => s.clusters.map((c) => `${c.region}:${account}:cluster:${c.id}`)),
     );
     const globalArns = arnsOf(scopes.flatMap((s) => s.globals.map((g) => `:${account}:global-cluster:${g}`)));
+    return { instanceArns, clusterArns, globalArns, databases };
+  }
+
+  /** The reads of database readiness (functions/capabilities/database/readiness.ts): describe and lag. */
+  grantReadiness(fn: IFunction): void {
+    const { instanceArns, clusterArns, globalArns, databases } = this.arns();
+    const reads: [string, string[]][] = [
+      ['rds:DescribeDBInstances', instanceArns],
+      ['rds:DescribeDBClusters', clusterArns],
+      ['rds:DescribeGlobalClusters', globalArns],
+    ];
+    for (const [action, resourceArns] of reads) {
+      if (resourceArns.length > 0) Grant.addToPrincipal({ grantee: fn, actions: [action], resourceArns });
+    }
+    const partition = Stack.of(this).partition;
+    const zones = [...new Set(databases.map((db) => db.endpoint.hostedZoneId))];
+    Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['route53:ListResourceRecordSets'],
+      resourceArns: zones.map((zone) => `arn:${partition}:route53:::hostedzone/${zone}`),
+    });
+    // CloudWatch GetMetricData supports no resource-level permissions.
+    Grant.addToPrincipal({ grantee: fn, actions: ['cloudwatch:GetMetricData'], resourceArns: ['*'] });
+    acknowledgeCollapsed(
+      fn.role,
+      [...instanceArns, ...clusterArns, ...globalArns],
+      'More databases are configured than a grant lists: their ARNs are granted as the shortest shared prefixes of their Region and identifier, for reads only.',
+    );
+  }
+
+  /** Grants the reads and writes of functions/capabilities/database/rds.ts, and nothing else. */
+  grantReconcile(fn: IFunction): void {
+    const { instanceArns, clusterArns, globalArns, databases } = this.arns();
     acknowledgeCollapsed(
       fn.role,
       [...instanceArns, ...clusterArns, ...globalArns],

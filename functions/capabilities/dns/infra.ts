@@ -155,27 +155,34 @@ export const dnsInfra: CapabilityInfra = {
     return {
       engineFunctions: [],
       otherFunctions: [],
+      /** The reads of DNS readiness (functions/capabilities/dns/readiness.ts): health checks only. */
+      grantReadiness: (fn: IFunction) => grantHealthReads(fn, healthCheckIds),
       /** The read, change and verify calls of functions/capabilities/dns/route53.ts and health.ts. */
       grantReconcile: (fn: IFunction) => {
         grantRecordUpserts(fn, zones);
         if (switched.length > 0) grantSwitches(fn, config, switched);
-        if (healthCheckIds.length === 0) return;
-        const partition = Stack.of(fn).partition;
-        // Health check ids are random: beyond a short list no shared prefix narrows them.
-        const ids = healthCheckIds.length > MAX_LISTED ? ['*'] : healthCheckIds;
-        const resourceArns = ids.map((id) => `arn:${partition}:route53:::healthcheck/${id}`);
-        Grant.addToPrincipal({ grantee: fn, actions: ['route53:GetHealthCheckStatus'], resourceArns });
-        // Health is read in batches from the HealthCheckStatus metric (in us-east-1) first;
-        // GetMetricData supports no resource-level permissions.
-        Grant.addToPrincipal({ grantee: fn, actions: ['cloudwatch:GetMetricData'], resourceArns: ['*'] });
-        acknowledgeCollapsed(
-          fn.role,
-          resourceArns,
-          'GetHealthCheckStatus only reads; with more configured health checks than a grant lists, their random ids share no prefix, so every health check of the account may be read.',
-        );
+        grantHealthReads(fn, healthCheckIds);
       },
     };
   },
+};
+
+/** Reading the configured health checks: their metric first (us-east-1), each one directly if stale. */
+const grantHealthReads = (fn: IFunction, healthCheckIds: readonly string[]): void => {
+  if (healthCheckIds.length === 0) return;
+  const partition = Stack.of(fn).partition;
+  // Health check ids are random: beyond a short list no shared prefix narrows them.
+  const ids = healthCheckIds.length > MAX_LISTED ? ['*'] : healthCheckIds;
+  const resourceArns = ids.map((id) => `arn:${partition}:route53:::healthcheck/${id}`);
+  Grant.addToPrincipal({ grantee: fn, actions: ['route53:GetHealthCheckStatus'], resourceArns });
+  // Health is read in batches from the HealthCheckStatus metric (in us-east-1) first;
+  // GetMetricData supports no resource-level permissions.
+  Grant.addToPrincipal({ grantee: fn, actions: ['cloudwatch:GetMetricData'], resourceArns: ['*'] });
+  acknowledgeCollapsed(
+    fn.role,
+    resourceArns,
+    'GetHealthCheckStatus only reads; with more configured health checks than a grant lists, their random ids share no prefix, so every health check of the account may be read.',
+  );
 };
 
 /**

@@ -186,6 +186,15 @@ export class MailFailover extends Construct implements CapabilityResources {
     return rule;
   }
 
+  /** The reads of mail readiness (functions/capabilities/mail/readiness.ts): SES takes no resource ARN for them. */
+  grantReadiness(fn: IFunction): void {
+    Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['ses:GetIdentityVerificationAttributes', 'ses:DescribeReceiptRuleSet'],
+      resourceArns: ['*'],
+    });
+  }
+
   /** What the reconcile and alarm functions need to keep SES holding mail and to hand it back. */
   grantReconcile(fn: IFunction): void {
     // Read (to deliver) and delete (after delivery + retention) only the configured services' held mail.
