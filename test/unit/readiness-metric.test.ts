@@ -56,7 +56,6 @@ describe('the readiness handler', () => {
     const notifier = new RecordingNotifier();
     const log = new RecordingLog();
     const [first] = CAPABILITY_MODULES;
-    let verdicts: unknown;
     const handler = createReadinessHandler(() => ({
       config: parseConfig(minimalInput()),
       modules: [
@@ -72,7 +71,7 @@ describe('the readiness handler', () => {
       context: {} as never,
       shared: { slack: async () => ready('failover', 'slack-secret', 'ok'), permissions: async () => [] },
     }));
-    verdicts = await handler({}, { getRemainingTimeInMillis: () => 60_000 } as never);
+    const verdicts = await handler({}, { getRemainingTimeInMillis: () => 60_000 } as never);
     expect(verdicts).toEqual([
       { service: 'shop', part: first.name, verdict: 'not-ready', change: 'changed' },
       { service: 'shop', part: 'shared', verdict: 'ready', change: 'changed' },
