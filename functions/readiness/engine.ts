@@ -1,4 +1,5 @@
 import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } from '../config/schema';
+import { mapBounded } from '../core/bounded';
 import type { Clock } from '../core/clock';
 import type { Log } from '../core/log';
 import { activeSite } from '../core/types';
@@ -92,15 +93,27 @@ export const changeMessage = (part: PartReadiness): string => {
 export const evaluateReadiness = async (
   plane: ReadinessPlane,
   services: readonly ServiceConfig[] = plane.config.services,
-  options: { readonly record?: boolean } = {},
+  options: {
+    readonly record?: boolean;
+    /** Services checked at once (their reads are independent); default 4. */
+    readonly concurrency?: number;
+  } = {},
 ): Promise<PartReadiness[]> => {
   const record = options.record ?? true;
-  const results: PartReadiness[] = [];
   let slack: Promise<ReadinessFinding> | undefined;
-  for (const service of services) {
+  const sharedSlack = () => {
+    slack ??= plane.shared
+      .slack()
+      .catch((error: unknown) =>
+        notReady('failover', 'slack-secret', `could not be checked: ${errorLine(error)}`),
+      );
+    return slack;
+  };
+
+  const evaluateService = async (service: ServiceConfig): Promise<PartReadiness[]> => {
     const { desired } = await plane.store.readService(service.name);
     const names = capabilitiesOf(service, plane.modules);
-    const parts = await Promise.all(
+    const parts: PartReadiness[] = await Promise.all(
       names.map(async (name: CapabilityName) => {
         const module = plane.modules.find((m) => m.name === name) as CapabilityModule;
         const readiness = await capabilityReadiness(plane, module, service, activeSite(desired, name));
@@ -115,30 +128,22 @@ export const evaluateReadiness = async (
         return { service: service.name, part: name as string, verdict: verdictOf(findings), findings };
       }),
     );
-    slack ??= plane.shared
-      .slack()
-      .catch((error: unknown) =>
-        notReady('failover', 'slack-secret', `could not be checked: ${errorLine(error)}`),
-      );
-    const sharedFindings = [await slack];
+    const sharedFindings = [await sharedSlack()];
     parts.push({
       service: service.name,
       part: SHARED_PART,
       verdict: verdictOf(sharedFindings),
       findings: sharedFindings,
     });
+    if (!record) return parts;
 
+    const evaluated: PartReadiness[] = [];
     for (const part of parts) {
-      if (!record) {
-        results.push(part);
-        continue;
-      }
       const change = await plane.store.recordReadiness({
         ...part,
         checkedAt: plane.clock.now().toISOString(),
       });
-      const evaluated: PartReadiness = { ...part, change };
-      results.push(evaluated);
+      evaluated.push({ ...part, change });
       const news = change.kind === 'changed' && !(change.previous === undefined && part.verdict === 'ready');
       plane.log.info('readiness', {
         service: part.service,
@@ -158,7 +163,10 @@ export const evaluateReadiness = async (
         details: { verdict: part.verdict, findings: part.findings },
       });
     }
-  }
+    return evaluated;
+  };
+
+  const results = (await mapBounded(services, options.concurrency ?? 4, evaluateService)).flat();
   if (plane.metric) {
     try {
       await plane.metric(results);

@@ -126,9 +126,21 @@ const roleName = (arn: string): string => arn.split('/').at(-1) ?? arn;
  * every call a move would make. Denied calls make the direction not ready; a simulation that cannot
  * be made (no role known, IAM or the emulator not answering) is skipped and says why.
  */
-export const permissionCheck =
-  (roles: readonly string[], simulate: Simulate) =>
-  async (calls: readonly RequiredCall[]): Promise<ReadinessFinding[]> => {
+export const permissionCheck = (roles: readonly string[], uncached: Simulate) => {
+  // One simulation per role, actions, resource and context per evaluation: services that share a
+  // hosted zone or a target group ask IAM once.
+  const answers = new Map<string, ReturnType<Simulate>>();
+  const simulate: Simulate = (input) => {
+    const key = JSON.stringify([input.role, input.actions, input.resource, input.context ?? {}]);
+    let answer = answers.get(key);
+    if (!answer) {
+      answer = uncached(input);
+      answer.catch(() => answers.delete(key));
+      answers.set(key, answer);
+    }
+    return answer;
+  };
+  return async (calls: readonly RequiredCall[]): Promise<ReadinessFinding[]> => {
     const directions = [...new Set(calls.map((c) => c.direction))];
     if (directions.length === 0) return [];
     if (roles.length === 0) {
@@ -193,6 +205,7 @@ export const permissionCheck =
     }
     return findings;
   };
+};
 
 /** The shared checks on AWS: the Slack secret, and the acting roles named in `roles` simulated. */
 export const awsSharedChecks = (

@@ -215,4 +215,15 @@ describe('the IAM check (iam:SimulatePrincipalPolicy)', () => {
     expect(finding?.state).toBe('skipped');
     expect(finding?.reason).toMatch(/could not simulate/);
   });
+
+  it('asks IAM once per role, actions, resource and context in one evaluation', async () => {
+    let asked = 0;
+    const check = permissionCheck([role], async ({ actions }) => {
+      asked++;
+      return actions.map((action) => ({ action, allowed: true, decision: 'allowed' }));
+    });
+    await check(calls);
+    await check(calls);
+    expect(asked).toBe(2);
+  });
 });
