@@ -9,6 +9,8 @@ import {
   type LocalDatabase,
   startDatabaseControlPlane,
 } from '../../functions/capabilities/database/local';
+import { main } from '../../functions/cli/main';
+import { noProgress } from '../../functions/cli/progress';
 import type { LocalHarness } from '../../functions/drill/local-control-plane';
 import { localReadiness } from '../../functions/drill/readiness';
 import type { PartReadiness } from '../../functions/readiness/engine';
@@ -140,5 +142,50 @@ describe('readiness against the local AWS', () => {
     );
     verdicts = await readiness.check();
     expect(reasons(verdicts, 'shared')).toEqual([`slack-secret: secret ${secret} does not exist`]);
+  });
+
+  it('understudy check, on real SDK clients through AWS_ENDPOINT_URL: exit 0 when ready, 1 with a line why', async () => {
+    await reset();
+    const db: LocalDatabase = await startDatabaseControlPlane(endpoint);
+    local = db;
+    await db.publishLag(DB_REPLICA, 2);
+    const check = async () => {
+      const out: string[] = [];
+      const code = await main(['check', 'shop', '--config', 'shop.config.ts'], {
+        stdout: (t) => out.push(t),
+        stderr: (t) => out.push(t),
+        loadConfig: async () => db.config,
+        progress: noProgress,
+        env: { UNDERSTUDY_ACTING_ROLE_ARNS: 'arn:aws:iam::123456789012:role/understudy-acting' },
+      });
+      return { code, text: out.join('') };
+    };
+    const ready = await check();
+    expect(ready.code, ready.text).toBe(0);
+    expect(ready.text).toContain('shop: ready');
+    // moto answers SimulatePrincipalPolicy with a 500: listed as skipped, not as ready, and not failing.
+    expect(ready.text).toContain(
+      "database: skipped failover permissions: could not simulate the roles' policies: the IAM endpoint does not implement SimulatePrincipalPolicy",
+    );
+
+    await db.clients.rds.send(
+      new DeleteDBInstanceCommand({ DBInstanceIdentifier: DB_REPLICA, SkipFinalSnapshot: true }),
+    );
+    const broken = await check();
+    expect(broken.code).toBe(1);
+    expect(broken.text).toContain(
+      `database: NOT READY failover replica: replica ${DB_REPLICA} does not exist`,
+    );
+    // The change is recorded (and told: the CLI's notifier posts to the real Slack, unreachable here).
+    const store = new DynamoStateStore(
+      db.clients.dynamodb,
+      db.config.controlPlane.stateTableName,
+      90,
+      () => 'x',
+    );
+    const told = (await store.readAudit('shop')).filter((e) => e.kind === 'readiness');
+    expect(told.map((e) => e.message)).toEqual([
+      `shop: database NOT READY: failover replica: replica ${DB_REPLICA} does not exist`,
+    ]);
   });
 });
