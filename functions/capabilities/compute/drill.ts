@@ -5,11 +5,10 @@
  * and passes target health checks at once.
  */
 import { runCommand } from '../../cli/commands';
+import { alarmPath } from '../../drill/local-control-plane';
 import { drillLambdaContext, drillScenario, truncateWords } from '../../drill/timeline';
-import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
 import { createResourceEventHandler } from '../../handlers/resource-event';
-import type { AlarmOutcome } from '../../trigger/handle-alarm';
 import { QUARANTINE_TAG } from './config';
 import { instanceStateEvent, serverAlarmEvent, serviceAlarmEvent, startLocalCompute } from './local';
 
@@ -34,8 +33,7 @@ export const computeDrill = drillScenario(
   },
   async (l, context) => {
     const { primaries, standbys } = l.topology;
-    const invokeAlarm = (event: unknown) =>
-      createAlarmHandler(() => l.controlPlane())(event, drillLambdaContext) as Promise<AlarmOutcome[]>;
+    const alarms = alarmPath(l.clients.cloudwatch, () => l.controlPlane());
     const schedule = () => createReconcileHandler(() => l.controlPlane())({}, drillLambdaContext);
     /** Scheduled runs, a minute apart, until compute converges; returns how many it took. */
     const converge = async () => {
@@ -63,7 +61,7 @@ export const computeDrill = drillScenario(
       `StatusCheckFailed alarm on ${failed.slice(-4)} (event built by the drill)`,
       async () => {
         serverEvent = serverAlarmEvent(failed, l.clock.now());
-        const [outcome] = await invokeAlarm(serverEvent);
+        const [outcome] = await alarms.deliver(serverEvent);
         return {
           ok: outcome?.kind === 'transitioned',
           detail: `${outcome?.kind}${outcome?.kind === 'transitioned' ? ` to epoch ${outcome.epoch}: replace ${failed.slice(-4)}` : ''}`,
@@ -84,7 +82,7 @@ export const computeDrill = drillScenario(
     });
 
     await context.step('EventBridge delivers the same alarm again (at least once)', async () => {
-      const [outcome] = await invokeAlarm(serverEvent);
+      const [outcome] = await alarms.deliver(serverEvent);
       return {
         ok: outcome?.kind === 'unchanged',
         detail: `${outcome?.kind}: duplicate ignored, no second swap`,
@@ -92,7 +90,7 @@ export const computeDrill = drillScenario(
     });
 
     await context.step('service-level alarm: the whole standby tier takes over', async () => {
-      const [outcome] = await invokeAlarm(serviceAlarmEvent(l.clock.now()));
+      const [outcome] = await alarms.deliver(serviceAlarmEvent(l.clock.now()));
       const stopped = standbys[standbys.length - 1]; // provisioned stopped: the alarm's step started it
       // The stopped spare is started by the alarm's own step; its "running" event reconciles at once.
       const reports = await createResourceEventHandler(

@@ -5,11 +5,9 @@
  * replica as RDS does once a promotion completes (see functions/capabilities/database/local.ts).
  */
 
-import { setAlarmAndBuildEvent } from '../../drill/local-aws';
+import { alarmPath } from '../../drill/local-control-plane';
 import { drillLambdaContext, drillScenario, truncateWords } from '../../drill/timeline';
-import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
-import type { AlarmOutcome } from '../../trigger/handle-alarm';
 import { DB_ALARM, DB_PRIMARY, DB_REPLICA, startDatabaseControlPlane } from './local';
 
 export const databaseDrill = drillScenario(
@@ -23,7 +21,7 @@ export const databaseDrill = drillScenario(
     };
   },
   async (l, context) => {
-    const invokeAlarm = createAlarmHandler(() => l.controlPlane());
+    const alarms = alarmPath(l.clients.cloudwatch, () => l.controlPlane());
     const invokeSchedule = createReconcileHandler(() => l.controlPlane());
     const name = async () => (await l.endpointTarget()) ?? '(none)';
 
@@ -40,13 +38,7 @@ export const databaseDrill = drillScenario(
 
     await context.step('alarm goes to ALARM: fence the name, promote the replica', async () => {
       l.promotionReads = 1; // RDS reports the promotion under way (modifying) on the next read
-      const event = await setAlarmAndBuildEvent(
-        l.clients.cloudwatch,
-        DB_ALARM,
-        'ALARM',
-        'primary DB unreachable',
-      );
-      const [outcome] = (await invokeAlarm(event, drillLambdaContext)) as AlarmOutcome[];
+      const [outcome] = (await alarms.set(DB_ALARM, 'ALARM', 'primary DB unreachable')).outcomes;
       const promoted = l.rdsCalls.get('PromoteReadReplicaCommand') ?? 0;
       return {
         ok: outcome?.kind === 'transitioned' && promoted === 1,

@@ -8,11 +8,10 @@
  */
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { main } from '../../cli/main';
-import { countCalls, LOCAL_ACCOUNT, setAlarmAndBuildEvent } from '../../drill/local-aws';
+import { countCalls, LOCAL_ACCOUNT } from '../../drill/local-aws';
+import { alarmPath } from '../../drill/local-control-plane';
 import { type DrillContext, drillLambdaContext, drillOnTopology, truncateWords } from '../../drill/timeline';
-import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
-import type { AlarmOutcome } from '../../trigger/handle-alarm';
 import { PRIMARY_IP, refuseRoute53Changes, STANDBY_IP, startSwitchedControlPlane } from './switch-local';
 
 export const runSwitchedDrill = async (context: DrillContext): Promise<void> => {
@@ -35,7 +34,7 @@ export const runSwitchedDrill = async (context: DrillContext): Promise<void> => 
       };
     },
     async (l) => {
-      const invokeAlarm = createAlarmHandler(() => l.controlPlane());
+      const alarms = alarmPath(l.clients.cloudwatch, () => l.controlPlane());
       const invokeSchedule = createReconcileHandler(() => l.controlPlane());
       const www = async (want: string) => {
         const got = await l.answer();
@@ -102,13 +101,9 @@ export const runSwitchedDrill = async (context: DrillContext): Promise<void> => 
       });
 
       await context.step('alarm goes to ALARM: the switch is turned off, no record edited', async () => {
-        const event = await setAlarmAndBuildEvent(
-          l.clients.cloudwatch,
-          l.topology.alarmName,
-          'ALARM',
-          'Threshold Crossed: primary health check failing',
-        );
-        const [outcome] = (await invokeAlarm(event, drillLambdaContext)) as AlarmOutcome[];
+        const [outcome] = (
+          await alarms.set(l.topology.alarmName, 'ALARM', 'Threshold Crossed: primary health check failing')
+        ).outcomes;
         const puts = cloudwatchCalls.get('PutMetricDataCommand') ?? 0;
         return {
           ok: outcome?.kind === 'transitioned' && puts === 1,
@@ -130,13 +125,8 @@ export const runSwitchedDrill = async (context: DrillContext): Promise<void> => 
 
       await context.step('primary recovers; alarm OK: failback is held, not automatic', async () => {
         l.failing.delete(l.topology.primaryHealthCheckId);
-        const event = await setAlarmAndBuildEvent(
-          l.clients.cloudwatch,
-          l.topology.alarmName,
-          'OK',
-          'Threshold Crossed: primary healthy',
-        );
-        const [outcome] = (await invokeAlarm(event, drillLambdaContext)) as AlarmOutcome[];
+        const [outcome] = (await alarms.set(l.topology.alarmName, 'OK', 'Threshold Crossed: primary healthy'))
+          .outcomes;
         const answer = await www(STANDBY_IP);
         return { ok: outcome?.kind === 'held' && answer.ok, detail: `${outcome?.kind}; ${answer.detail}` };
       });

@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answerFor, setAlarmAndBuildEvent, supplyHealthCheckStatus } from '../../drill/local-aws';
+import { answerFor, supplyHealthCheckStatus } from '../../drill/local-aws';
+import { alarmPath } from '../../drill/local-control-plane';
 import {
   type DrillContext,
   type DrillScenario,
@@ -17,9 +18,7 @@ import {
   drillOnTopology,
   truncateWords,
 } from '../../drill/timeline';
-import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
-import type { AlarmOutcome } from '../../trigger/handle-alarm';
 import { runSwitchedDrill } from './drill-switched';
 import { type LocalControlPlane, startLocalControlPlane } from './local';
 
@@ -87,7 +86,7 @@ export const dnsDrill: DrillScenario = {
         };
       },
       async (l) => {
-        const invokeAlarm = createAlarmHandler(() => l.controlPlane());
+        const alarms = alarmPath(l.clients.cloudwatch, () => l.controlPlane());
         const invokeSchedule = createReconcileHandler(() => l.controlPlane());
 
         await context.step('scheduled run: the control plane creates the weighted pair', async () => {
@@ -106,13 +105,13 @@ export const dnsDrill: DrillScenario = {
 
         let event: unknown;
         await context.step('alarm goes to ALARM; EventBridge event delivered to the trigger', async () => {
-          event = await setAlarmAndBuildEvent(
-            l.clients.cloudwatch,
+          const set = await alarms.set(
             l.topology.alarmName,
             'ALARM',
             'Threshold Crossed: primary health check failing',
           );
-          const [outcome] = (await invokeAlarm(event, drillLambdaContext)) as AlarmOutcome[];
+          event = set.event;
+          const [outcome] = set.outcomes;
           const ok =
             outcome?.kind === 'transitioned' && outcome.reports.every((r) => r.phase === 'converged');
           return {
@@ -137,7 +136,7 @@ export const dnsDrill: DrillScenario = {
         });
 
         await context.step('EventBridge delivers the same event again (at least once)', async () => {
-          const [outcome] = (await invokeAlarm(event, drillLambdaContext)) as AlarmOutcome[];
+          const [outcome] = await alarms.deliver(event);
           return {
             ok: outcome?.kind === 'unchanged',
             detail: `${outcome?.kind}: duplicate ignored, no Route 53 write`,
@@ -146,13 +145,9 @@ export const dnsDrill: DrillScenario = {
 
         await context.step('primary recovers; alarm OK: failback is held, not automatic', async () => {
           failing.delete(l.topology.primaryHealthCheckId);
-          const ok = await setAlarmAndBuildEvent(
-            l.clients.cloudwatch,
-            l.topology.alarmName,
-            'OK',
-            'Threshold Crossed: primary healthy',
-          );
-          const [outcome] = (await invokeAlarm(ok, drillLambdaContext)) as AlarmOutcome[];
+          const [outcome] = (
+            await alarms.set(l.topology.alarmName, 'OK', 'Threshold Crossed: primary healthy')
+          ).outcomes;
           const answer = await expectAnswer(l, failing, STANDBY);
           return { ok: outcome?.kind === 'held' && answer.ok, detail: `${outcome?.kind}; ${answer.detail}` };
         });
