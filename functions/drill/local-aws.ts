@@ -280,21 +280,27 @@ export const answerFor = async (
   );
 };
 
+/** What every local topology is asked for: where Slack is, and the service's mode (`auto` unless given). */
+export interface LocalServiceOptions {
+  readonly slackWebhookUrl: string;
+  readonly mode?: 'auto' | 'approve' | 'dry-run' | undefined;
+}
+
 /**
  * A one-service config on the local AWS, ready to use: the local control plane section with a fresh
- * Slack secret, the service (mode `auto` and a 30-minute cooldown unless it says otherwise), and the
- * state table created.
+ * Slack secret, the service (in the options' mode, `auto` unless given, and a 30-minute cooldown
+ * unless it says otherwise), and the state table created.
  */
 export const localServiceConfig = async (
   clients: AwsClients,
-  slackWebhookUrl: string,
-  service: ConfigInput['services'][number],
+  options: LocalServiceOptions,
+  service: Omit<ConfigInput['services'][number], 'mode'>,
   source: string,
 ): Promise<Config> => {
   const config = parseConfig(
     {
-      controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, slackWebhookUrl)),
-      services: [{ mode: 'auto', cooldownMinutes: 30, ...service }],
+      controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, options.slackWebhookUrl)),
+      services: [{ cooldownMinutes: 30, ...service, mode: options.mode ?? 'auto' }],
     },
     source,
   );

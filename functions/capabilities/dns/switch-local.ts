@@ -278,10 +278,9 @@ export const provisionSwitchedTopology = async (
   });
   const config = await localServiceConfig(
     clients,
-    harness.sink.webhookUrl,
+    { slackWebhookUrl: harness.sink.webhookUrl, mode: options.mode },
     {
       name: 'shop',
-      mode: options.mode ?? 'auto',
       cooldownMinutes: 30,
       alarms: [{ name: site.alarmName, capabilities: ['dns'] }],
       dns: {
