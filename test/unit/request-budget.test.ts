@@ -165,13 +165,15 @@ describe('withRequestBudget', () => {
     const { sleep } = recordingSleep(true);
     const raw = client(http);
     const fenceReadMs = [700, 0];
-    raw.middlewareStack.add(
-      (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-        now += fenceReadMs.shift() ?? 0;
-        return next(args);
-      },
-      { step: 'finalizeRequest', priority: 'low', name: 'fakeCallGuard' },
-    );
+    const fakeCallGuard = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      now += fenceReadMs.shift() ?? 0;
+      return next(args);
+    };
+    raw.middlewareStack.add(fakeCallGuard as never, {
+      step: 'finalizeRequest',
+      priority: 'low',
+      name: 'fakeCallGuard',
+    });
     const r53 = withRequestBudget(raw, 1, sleep);
 
     // Act
