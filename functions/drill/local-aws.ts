@@ -9,7 +9,11 @@ import {
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { RDSClient } from '@aws-sdk/client-rds';
-import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import {
+  ListResourceRecordSetsCommand,
+  type ResourceRecordSet,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SESClient } from '@aws-sdk/client-ses';
@@ -235,7 +239,27 @@ export const countCalls = (client: { middlewareStack: Route53Client['middlewareS
   return counts;
 };
 
-/** Route 53's weighted answer: healthy non-zero weights first; zero weights only if none is healthy. */
+/**
+ * Route 53's answer for one name from its record sets and the health verdicts: a record is healthy
+ * unless its check is unhealthy; weighted records with a non-zero weight first, zero weights only if
+ * none of those is healthy; and if none at all is healthy, every record counts as healthy, so the
+ * non-zero weights answer (Route 53's "if no record is healthy, all records are healthy").
+ */
+export const routeAnswer = (sets: readonly ResourceRecordSet[], unhealthy: ReadonlySet<string>): string[] => {
+  const values = (list: readonly ResourceRecordSet[]) =>
+    list.flatMap((s) => (s.ResourceRecords ?? []).map((r) => r.Value ?? ''));
+  if (sets.every((s) => s.Weight === undefined)) return values(sets);
+  const healthy = (s: ResourceRecordSet) => !s.HealthCheckId || !unhealthy.has(s.HealthCheckId);
+  const live = sets.filter((s) => (s.Weight ?? 0) > 0);
+  const zero = sets.filter((s) => (s.Weight ?? 0) === 0);
+  const first = live.filter(healthy);
+  if (first.length > 0) return values(first);
+  const second = zero.filter(healthy);
+  if (second.length > 0) return values(second);
+  return values(live.length > 0 ? live : zero);
+};
+
+/** The answer for `name`/`type` in a zone, read from the emulator's record sets; `failing`: unhealthy checks. */
 export const answerFor = async (
   route53: Route53Client,
   hostedZoneId: string,
@@ -250,32 +274,33 @@ export const answerFor = async (
       StartRecordType: type as 'A',
     }),
   );
-  const sets = (out.ResourceRecordSets ?? []).filter((s) => s.Name === name && s.Type === type);
-  const healthy = (s: (typeof sets)[number]) => !s.HealthCheckId || !failing.has(s.HealthCheckId);
-  const values = (list: typeof sets) =>
-    list.flatMap((s) => (s.ResourceRecords ?? []).map((r) => r.Value ?? ''));
-  if (sets.every((s) => s.Weight === undefined)) return values(sets);
-  const weighted = sets.filter((s) => (s.Weight ?? 0) > 0 && healthy(s));
-  if (weighted.length > 0) return values(weighted);
-  const zero = sets.filter((s) => (s.Weight ?? 0) === 0 && healthy(s));
-  return values(zero.length > 0 ? zero : sets);
+  return routeAnswer(
+    (out.ResourceRecordSets ?? []).filter((s) => s.Name === name && s.Type === type),
+    failing,
+  );
 };
+
+/** What every local topology is asked for: where Slack is, and the service's mode (`auto` unless given). */
+export interface LocalServiceOptions {
+  readonly slackWebhookUrl: string;
+  readonly mode?: 'auto' | 'approve' | 'dry-run' | undefined;
+}
 
 /**
  * A one-service config on the local AWS, ready to use: the local control plane section with a fresh
- * Slack secret, the service (mode `auto` and a 30-minute cooldown unless it says otherwise), and the
- * state table created.
+ * Slack secret, the service (in the options' mode, `auto` unless given, and a 30-minute cooldown
+ * unless it says otherwise), and the state table created.
  */
 export const localServiceConfig = async (
   clients: AwsClients,
-  slackWebhookUrl: string,
-  service: ConfigInput['services'][number],
+  options: LocalServiceOptions,
+  service: Omit<ConfigInput['services'][number], 'mode'>,
   source: string,
 ): Promise<Config> => {
   const config = parseConfig(
     {
-      controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, slackWebhookUrl)),
-      services: [{ mode: 'auto', cooldownMinutes: 30, ...service }],
+      controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, options.slackWebhookUrl)),
+      services: [{ cooldownMinutes: 30, ...service, mode: options.mode ?? 'auto' }],
     },
     source,
   );

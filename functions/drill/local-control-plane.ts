@@ -2,8 +2,11 @@ import type { Config } from '../config/schema';
 import type { Clock } from '../core/clock';
 import type { Log } from '../core/log';
 import type { ControlPlane } from '../engine/engine';
+import { createAlarmHandler } from '../handlers/alarm';
 import { type ControlPlaneOptions, createControlPlane } from '../runtime/control-plane';
-import { type AwsClients, localAwsClients } from './local-aws';
+import type { AlarmOutcome } from '../trigger/handle-alarm';
+import { localLambdaContext } from './lambda-context';
+import { type AwsClients, localAwsClients, setAlarmAndBuildEvent } from './local-aws';
 import { type SlackSink, startSlackSink } from './slack-sink';
 
 let followRealTime = false;
@@ -85,3 +88,19 @@ export const harnessControlPlane =
       changeVerify: { verifyAttempts: 5, verifyIntervalMs: 10 },
       tuning,
     });
+
+/**
+ * The alarm path as AWS runs it, in-process: `set` changes an alarm's state in the emulator and hands
+ * the EventBridge event of that change to the alarm function; `deliver` hands it an event (again).
+ */
+export const alarmPath = (cloudwatch: AwsClients['cloudwatch'], controlPlane: () => ControlPlane) => {
+  const invoke = createAlarmHandler(controlPlane);
+  const deliver = async (event: unknown) => (await invoke(event, localLambdaContext)) as AlarmOutcome[];
+  return {
+    deliver,
+    async set(alarmName: string, value: 'ALARM' | 'OK', reason: string, at?: Date) {
+      const event = await setAlarmAndBuildEvent(cloudwatch, alarmName, value, reason, at);
+      return { event, outcomes: await deliver(event) };
+    },
+  };
+};

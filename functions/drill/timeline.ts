@@ -28,6 +28,55 @@ export interface DrillScenario {
   run(context: DrillContext): Promise<void>;
 }
 
+/** What a scenario's local topology offers the timeline: its Slack sink, and a way to stop it. */
+export interface DrillTopology {
+  readonly sink: SlackSink;
+  stop(): Promise<void>;
+}
+
+/**
+ * A scenario on its own local topology: the first step provisions it (nothing else runs if that
+ * fails), `steps` run on it, its Slack messages join the timeline, and it is stopped whatever happened.
+ */
+export const drillOnTopology = async <T extends DrillTopology>(
+  context: DrillContext,
+  provisionStep: string,
+  provision: () => Promise<{ readonly local: T; readonly detail: string }>,
+  steps: (local: T) => Promise<void>,
+): Promise<void> => {
+  // Set inside the step's callback, so held in an object the finally clause can see.
+  const held: { local?: T } = {};
+  try {
+    await context.step(provisionStep, async () => {
+      const { local, detail } = await provision();
+      held.local = local;
+      return { ok: true, detail };
+    });
+    if (held.local === undefined) return;
+    await steps(held.local);
+    context.slack(held.local.sink);
+  } finally {
+    await held.local?.stop();
+  }
+};
+
+/** A scenario that is all one local topology's: provisioned from the emulator's endpoint, then its steps. */
+export const drillScenario = <T extends DrillTopology>(
+  name: string,
+  provisionStep: string,
+  provision: (endpoint: string) => Promise<{ readonly local: T; readonly detail: string }>,
+  steps: (local: T, context: DrillContext) => Promise<void>,
+): DrillScenario => ({
+  name,
+  run: (context) =>
+    drillOnTopology(
+      context,
+      provisionStep,
+      () => provision(context.endpoint),
+      (local) => steps(local, context),
+    ),
+});
+
 /** The Lambda context for invoking handlers in-process. */
 export { localLambdaContext as drillLambdaContext } from './lambda-context';
 

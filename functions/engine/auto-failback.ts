@@ -37,6 +37,37 @@ export type AlarmStateReader = (
   names: readonly string[],
 ) => Promise<readonly ObservedAlarm[]>;
 
+/**
+ * A scheduled run's check of one service against its alarms' current state (missed alarms, automatic
+ * failback): given the record the run has just read, it reads alarms only through `readAlarms`.
+ */
+export type ScheduledAlarmCheck<Outcome> = (
+  cp: ControlPlane,
+  service: ServiceConfig,
+  record: ServiceRecord,
+  readAlarms: AlarmStateReader,
+) => Promise<Outcome>;
+
+/** Alarm names by Region, each once: one DescribeAlarms per Region reads them. */
+export const alarmNamesByRegion = (
+  alarms: Iterable<{ readonly name: string; readonly region: string }>,
+): Map<string, string[]> => {
+  const byRegion = new Map<string, string[]>();
+  for (const { name, region } of alarms) {
+    const names = byRegion.get(region) ?? [];
+    if (!names.includes(name)) names.push(name);
+    byRegion.set(region, names);
+  }
+  return byRegion;
+};
+
+/** The current state of the alarms named by Region, the Regions read in parallel. */
+export const observeAlarms = async (
+  readAlarms: AlarmStateReader,
+  byRegion: ReadonlyMap<string, readonly string[]>,
+): Promise<ObservedAlarm[]> =>
+  (await Promise.all([...byRegion].map(([region, names]) => readAlarms(region, names)))).flat();
+
 export interface CapabilityFailback {
   readonly capability: CapabilityName;
   readonly failBack: boolean;
@@ -149,36 +180,28 @@ export const alarmsToObserve = (
   service: ServiceConfig,
   desired: DesiredState,
   homeRegion: string,
-): Map<string, string[]> => {
-  const byRegion = new Map<string, string[]>();
-  for (const capability of standbyCapabilities(service, desired)) {
-    for (const { name, region } of coveringAlarms(service, capability, homeRegion)) {
-      const names = byRegion.get(region) ?? [];
-      if (!names.includes(name)) names.push(name);
-      byRegion.set(region, names);
-    }
-  }
-  return byRegion;
-};
+): Map<string, string[]> =>
+  alarmNamesByRegion(
+    standbyCapabilities(service, desired).flatMap((capability) =>
+      coveringAlarms(service, capability, homeRegion),
+    ),
+  );
 
 /**
  * The scheduled run's automatic failback of one service, from the record it has just read. Reads
  * alarms only for a service that opted in and has something on the standby, so an idle run makes
  * no extra call and no write. Returns the transition's outcome, or undefined when nothing was asked.
  */
-export const autoFailback = async (
-  cp: ControlPlane,
-  service: ServiceConfig,
-  record: ServiceRecord,
-  readAlarms: AlarmStateReader,
-): Promise<TransitionOutcome | undefined> => {
+export const autoFailback: ScheduledAlarmCheck<TransitionOutcome | undefined> = async (
+  cp,
+  service,
+  record,
+  readAlarms,
+) => {
   if (service.autoFailback === undefined || service.mode !== 'auto') return undefined;
   const homeRegion = cp.config.controlPlane.region;
   if (standbyCapabilities(service, record.desired).length === 0) return undefined;
-  const toRead = alarmsToObserve(service, record.desired, homeRegion);
-  const observed = (
-    await Promise.all([...toRead].map(([region, names]) => readAlarms(region, names)))
-  ).flat();
+  const observed = await observeAlarms(readAlarms, alarmsToObserve(service, record.desired, homeRegion));
   const decision = decideAutoFailback(service, record.desired, observed, cp.clock.now(), homeRegion);
   const held = decision.decisions.filter((d) => !d.failBack);
   if (held.length > 0) {

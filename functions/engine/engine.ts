@@ -5,7 +5,12 @@ import type { Log } from '../core/log';
 import { activeSite, type CapabilityStatus, type Phase } from '../core/types';
 import { type RecoveryRecorder, recordRecovery } from '../report/recovery';
 import type { Lease, ServiceRecord, StateStore } from '../state/store';
-import { type AlarmStateReader, alarmStatesOfBatch, autoFailback } from './auto-failback';
+import {
+  type AlarmStateReader,
+  alarmStatesOfBatch,
+  autoFailback,
+  type ScheduledAlarmCheck,
+} from './auto-failback';
 import { type CallGuard, mayHaveTakenEffect, withCallGuard } from './call-guard';
 import {
   type ActionResult,
@@ -566,12 +571,7 @@ const leaseUntouchedSince = (record: ServiceRecord, readAt: Date | undefined, le
  * The scheduled run's catch-up of alarms whose events were never acted on (injected:
  * functions/trigger/missed-alarms.ts builds on the trigger, which builds on this engine).
  */
-export type MissedAlarmCatchUp = (
-  cp: ControlPlane,
-  service: ServiceConfig,
-  record: ServiceRecord,
-  readAlarms: AlarmStateReader,
-) => Promise<readonly { readonly kind: string }[]>;
+export type MissedAlarmCatchUp = ScheduledAlarmCheck<readonly { readonly kind: string }[]>;
 
 export interface ScheduledRunOptions {
   readonly alarmStates?: AlarmStateReader | undefined;

@@ -155,6 +155,26 @@ export const cloudWatchAlarmStates = (clients: ClientKit): AlarmStateReader => {
   };
 };
 
+/**
+ * What the capabilities of a control plane are built with; `run` is the scope their reads share (one
+ * invocation's, or a container's current dispatch's).
+ */
+const capabilityContext = (
+  options: ControlPlaneOptions,
+  clock: Clock,
+  newId: () => string,
+  run: () => RunScope,
+): CapabilityContext => ({
+  config: options.config,
+  clients: options.clients,
+  clock,
+  log: options.log,
+  newId,
+  changeVerify: options.changeVerify ?? { verifyAttempts: 10, verifyIntervalMs: 3_000 },
+  tuning: options.tuning,
+  run,
+});
+
 /** A control plane for one invocation (one Reporter each); clients are reused across invocations. */
 export const createControlPlane = (options: ControlPlaneOptions): ControlPlane => {
   const clock = options.clock ?? systemClock;
@@ -183,16 +203,10 @@ export const createControlPlane = (options: ControlPlaneOptions): ControlPlane =
     reporter: new Reporter(store, notifier, log),
     capability:
       options.capabilities ??
-      capabilitySource(modules, {
-        config,
-        clients,
-        clock,
-        log,
-        newId,
-        changeVerify: options.changeVerify ?? { verifyAttempts: 10, verifyIntervalMs: 3_000 },
-        tuning: options.tuning,
-        run: () => run,
-      }),
+      capabilitySource(
+        modules,
+        capabilityContext(options, clock, newId, () => run),
+      ),
   };
 };
 
@@ -219,24 +233,18 @@ export const containerControlPlanes = (
     readonly notifier: Notifier;
   },
 ): InvocationControlPlanes => {
-  const { config, clients, log } = options;
+  const { clients } = options;
   const clock = options.clock ?? systemClock;
   const newId = options.newId ?? randomUUID;
   let run: RunScope | undefined;
   let runKey: string | undefined;
-  const capabilities = capabilitySource(options.modules ?? CAPABILITY_MODULES, {
-    config,
-    clients,
-    clock,
-    log,
-    newId,
-    changeVerify: options.changeVerify ?? { verifyAttempts: 10, verifyIntervalMs: 3_000 },
-    tuning: options.tuning,
-    run: () => {
+  const capabilities = capabilitySource(
+    options.modules ?? CAPABILITY_MODULES,
+    capabilityContext(options, clock, newId, () => {
       run ??= newRunScope(clients);
       return run;
-    },
-  });
+    }),
+  );
   return (remainingMs, scheduledRun) => {
     // Each run reads Route 53 afresh: nothing read in one run is believed in the next.
     if (scheduledRun === undefined || scheduledRun !== runKey || run === undefined)

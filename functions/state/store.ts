@@ -3,6 +3,7 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  type PutCommandInput,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -256,35 +257,26 @@ export class DynamoStateStore implements StateStore {
    * Returns false when another trigger won the race (at-least-once delivery, concurrent alarms).
    */
   async writeTransition(expectedEpoch: number, next: DesiredState): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new PutCommand({
+    const written = await this.conditionalPut('transition', {
+      Item: { pk: servicePk(next.service), sk: STATE_SK, ...boundedDesired(next) },
+      ConditionExpression:
+        expectedEpoch === 0 ? 'attribute_not_exists(pk) OR epoch = :expected' : 'epoch = :expected',
+      ExpressionAttributeValues: { ':expected': expectedEpoch },
+    });
+    if (written) return true;
+    // A lost response: the first attempt wrote, the SDK's retry then failed the condition on it.
+    if (next.requestId === undefined) return false;
+    const out = await this.call('GetItem', () =>
+      this.doc.send(
+        new GetCommand({
           TableName: this.tableName,
-          Item: { pk: servicePk(next.service), sk: STATE_SK, ...boundedDesired(next) },
-          ConditionExpression:
-            expectedEpoch === 0 ? 'attribute_not_exists(pk) OR epoch = :expected' : 'epoch = :expected',
-          ExpressionAttributeValues: { ':expected': expectedEpoch },
+          Key: { pk: servicePk(next.service), sk: STATE_SK },
+          ConsistentRead: true,
+          ProjectionExpression: 'epoch, requestId',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (sdkErrorName(error) !== 'ConditionalCheckFailedException') {
-        throw classifyAwsError('DynamoDB PutItem (transition)', error);
-      }
-      // A lost response: the first attempt wrote, the SDK's retry then failed the condition on it.
-      if (next.requestId === undefined) return false;
-      const out = await this.call('GetItem', () =>
-        this.doc.send(
-          new GetCommand({
-            TableName: this.tableName,
-            Key: { pk: servicePk(next.service), sk: STATE_SK },
-            ConsistentRead: true,
-            ProjectionExpression: 'epoch, requestId',
-          }),
-        ),
-      );
-      return out.Item?.requestId === next.requestId && out.Item?.epoch === next.epoch;
-    }
+      ),
+    );
+    return out.Item?.requestId === next.requestId && out.Item?.epoch === next.epoch;
   }
 
   async writeTransitionLeased(
@@ -353,32 +345,23 @@ export class DynamoStateStore implements StateStore {
 
   async writeStatus(service: string, status: CapabilityStatus): Promise<boolean> {
     const token = status.leaseToken;
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            pk: servicePk(service),
-            sk: statusSk(status.capability),
-            ...status,
-            detail: clip(status.detail, MAX_AUDIT_MESSAGE),
-          },
-          ConditionExpression:
-            token === undefined
-              ? 'attribute_not_exists(pk) OR epoch <= :epoch'
-              : 'attribute_not_exists(pk) OR epoch < :epoch OR ' +
-                '(epoch = :epoch AND (attribute_not_exists(leaseToken) OR leaseToken <= :token))',
-          ExpressionAttributeValues: {
-            ':epoch': status.epoch,
-            ...(token !== undefined && { ':token': token }),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return false;
-      throw classifyAwsError('DynamoDB PutItem (status)', error);
-    }
+    return this.conditionalPut('status', {
+      Item: {
+        pk: servicePk(service),
+        sk: statusSk(status.capability),
+        ...status,
+        detail: clip(status.detail, MAX_AUDIT_MESSAGE),
+      },
+      ConditionExpression:
+        token === undefined
+          ? 'attribute_not_exists(pk) OR epoch <= :epoch'
+          : 'attribute_not_exists(pk) OR epoch < :epoch OR ' +
+            '(epoch = :epoch AND (attribute_not_exists(leaseToken) OR leaseToken <= :token))',
+      ExpressionAttributeValues: {
+        ':epoch': status.epoch,
+        ...(token !== undefined && { ':token': token }),
+      },
+    });
   }
 
   async readFence(service: string): Promise<Fence> {
@@ -407,80 +390,53 @@ export class DynamoStateStore implements StateStore {
     now: Date,
     durationMs: number,
   ): Promise<{ lease: Lease; wanted: boolean } | undefined> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: servicePk(service), sk: LEASE_SK },
-          UpdateExpression:
-            'SET #owner = :owner, leaseUntil = :until, acquiredAt = :at, ' +
-            'leaseToken = if_not_exists(leaseToken, :zero) + :one REMOVE wanted',
-          // Free, expired, or already ours (the SDK retried an acquisition whose response was lost).
-          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil <= :now OR #owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: {
-            ':owner': owner,
-            ':until': now.getTime() + durationMs,
-            ':now': now.getTime(),
-            ':at': now.toISOString(),
-            ':zero': 0,
-            ':one': 1,
-          },
-          // The old item: the update is atomic, so the new token is the old one plus one.
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
-      const old = out.Attributes;
-      const token = (typeof old?.leaseToken === 'number' ? old.leaseToken : 0) + 1;
-      return { lease: { service, owner, token }, wanted: old?.wanted !== undefined };
-    } catch (error) {
-      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return undefined;
-      throw classifyAwsError('DynamoDB UpdateItem (take lease)', error);
-    }
+    const out = await this.updateLease({
+      operation: 'take lease',
+      service,
+      set:
+        'SET #owner = :owner, leaseUntil = :until, acquiredAt = :at, ' +
+        'leaseToken = if_not_exists(leaseToken, :zero) + :one REMOVE wanted',
+      // Free, expired, or already ours (the SDK retried an acquisition whose response was lost).
+      condition: 'attribute_not_exists(pk) OR leaseUntil <= :now OR #owner = :owner',
+      values: {
+        ':owner': owner,
+        ':until': now.getTime() + durationMs,
+        ':now': now.getTime(),
+        ':at': now.toISOString(),
+        ':zero': 0,
+        ':one': 1,
+      },
+      // The old item: the update is atomic, so the new token is the old one plus one.
+      returnValues: 'ALL_OLD',
+    });
+    if (!out) return undefined;
+    const old = out.item;
+    const token = (typeof old?.leaseToken === 'number' ? old.leaseToken : 0) + 1;
+    return { lease: { service, owner, token }, wanted: old?.wanted !== undefined };
   }
 
   async markLeaseWanted(service: string, owner: string, now: Date): Promise<LeaseHolder | undefined> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: servicePk(service), sk: LEASE_SK },
-          UpdateExpression: 'SET wanted = :by',
-          ConditionExpression: 'attribute_exists(pk) AND leaseUntil > :now AND #owner <> :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':by': owner, ':now': now.getTime(), ':owner': owner },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return out.Attributes ? leaseOf(out.Attributes) : undefined;
-    } catch (error) {
-      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return undefined;
-      throw classifyAwsError('DynamoDB UpdateItem (ask for lease)', error);
-    }
+    const out = await this.updateLease({
+      operation: 'ask for lease',
+      service,
+      set: 'SET wanted = :by',
+      condition: 'attribute_exists(pk) AND leaseUntil > :now AND #owner <> :owner',
+      values: { ':by': owner, ':now': now.getTime(), ':owner': owner },
+      returnValues: 'ALL_NEW',
+    });
+    return out?.item ? leaseOf(out.item) : undefined;
   }
 
   async renewLease(lease: Lease, now: Date, durationMs: number): Promise<LeaseHolder | undefined> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: servicePk(lease.service), sk: LEASE_SK },
-          UpdateExpression: 'SET leaseUntil = :until',
-          ConditionExpression: '#owner = :owner AND leaseToken = :token',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: {
-            ':until': now.getTime() + durationMs,
-            ':owner': lease.owner,
-            ':token': lease.token,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return out.Attributes ? leaseOf(out.Attributes) : undefined;
-    } catch (error) {
-      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return undefined;
-      throw classifyAwsError('DynamoDB UpdateItem (renew lease)', error);
-    }
+    const out = await this.updateLease({
+      operation: 'renew lease',
+      service: lease.service,
+      set: 'SET leaseUntil = :until',
+      condition: LEASE_OURS,
+      values: { ':until': now.getTime() + durationMs, ':owner': lease.owner, ':token': lease.token },
+      returnValues: 'ALL_NEW',
+    });
+    return out?.item ? leaseOf(out.item) : undefined;
   }
 
   async releaseLease(
@@ -488,73 +444,86 @@ export class DynamoStateStore implements StateStore {
     now: Date,
     options: { readonly renewForMs?: number } = {},
   ): Promise<LeaseRelease> {
-    const ours = '#owner = :owner AND leaseToken = :token';
-    const update = (set: string, condition: string, values: Record<string, unknown>) =>
-      this.doc.send(
+    const ours = { ':owner': lease.owner, ':token': lease.token };
+    const release = (condition: string) =>
+      this.updateLease({
+        operation: 'release lease',
+        service: lease.service,
+        set: 'SET leaseUntil = :zero, releasedAt = :at',
+        condition,
+        values: { ...ours, ':zero': 0, ':at': now.toISOString() },
+      });
+    if (options.renewForMs === undefined) {
+      return (await release(LEASE_OURS)) ? { kind: 'released' } : { kind: 'lost' };
+    }
+    if (await release(`${LEASE_OURS} AND attribute_not_exists(wanted)`)) return { kind: 'released' };
+    const renewed = await this.updateLease({
+      operation: 'release lease',
+      service: lease.service,
+      set: 'SET leaseUntil = :until REMOVE wanted',
+      condition: `${LEASE_OURS} AND attribute_exists(wanted)`,
+      values: { ...ours, ':until': now.getTime() + options.renewForMs },
+    });
+    return renewed ? { kind: 'wanted', lease } : { kind: 'lost' };
+  }
+
+  /**
+   * One conditional PutItem: false when the condition failed (a newer or equal write is there
+   * already), which is an answer, not an error.
+   */
+  private async conditionalPut(operation: string, put: Omit<PutCommandInput, 'TableName'>): Promise<boolean> {
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.tableName, ...put }));
+      return true;
+    } catch (error) {
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return false;
+      throw classifyAwsError(`DynamoDB PutItem (${operation})`, error);
+    }
+  }
+
+  /**
+   * One conditional UpdateItem of a service's lease item. A failed condition is an answer (the lease
+   * is someone else's, or no longer ours), not an error: it comes back as undefined; a success carries
+   * the item ReturnValues asked for.
+   */
+  private async updateLease(update: {
+    readonly operation: string;
+    readonly service: string;
+    readonly set: string;
+    readonly condition: string;
+    readonly values: Record<string, unknown>;
+    readonly returnValues?: 'ALL_OLD' | 'ALL_NEW';
+  }): Promise<{ readonly item: Record<string, unknown> | undefined } | undefined> {
+    try {
+      const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: servicePk(lease.service), sk: LEASE_SK },
-          UpdateExpression: set,
-          ConditionExpression: condition,
+          Key: { pk: servicePk(update.service), sk: LEASE_SK },
+          UpdateExpression: update.set,
+          ConditionExpression: update.condition,
           ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': lease.owner, ':token': lease.token, ...values },
+          ExpressionAttributeValues: update.values,
+          ...(update.returnValues && { ReturnValues: update.returnValues }),
         }),
       );
-    const failedCondition = (error: unknown) => {
-      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return true;
-      throw classifyAwsError('DynamoDB UpdateItem (release lease)', error);
-    };
-    const released = { ':zero': 0, ':at': now.toISOString() };
-    if (options.renewForMs === undefined) {
-      try {
-        await update('SET leaseUntil = :zero, releasedAt = :at', ours, released);
-        return { kind: 'released' };
-      } catch (error) {
-        failedCondition(error);
-        return { kind: 'lost' };
-      }
-    }
-    try {
-      await update(
-        'SET leaseUntil = :zero, releasedAt = :at',
-        `${ours} AND attribute_not_exists(wanted)`,
-        released,
-      );
-      return { kind: 'released' };
+      return { item: out.Attributes };
     } catch (error) {
-      failedCondition(error);
-    }
-    try {
-      await update('SET leaseUntil = :until REMOVE wanted', `${ours} AND attribute_exists(wanted)`, {
-        ':until': now.getTime() + options.renewForMs,
-      });
-      return { kind: 'wanted', lease };
-    } catch (error) {
-      failedCondition(error);
-      return { kind: 'lost' };
+      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return undefined;
+      throw classifyAwsError(`DynamoDB UpdateItem (${update.operation})`, error);
     }
   }
 
   async claimNotice(service: string, key: string, stamp: string): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            pk: noticePk(service),
-            sk: key,
-            stamp,
-            expiresAt: Math.floor(Date.parse(stamp) / 1000) + this.auditRetentionDays * 86_400,
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR stamp < :stamp',
-          ExpressionAttributeValues: { ':stamp': stamp },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (sdkErrorName(error) === 'ConditionalCheckFailedException') return false;
-      throw classifyAwsError('DynamoDB PutItem (notice)', error);
-    }
+    return this.conditionalPut('notice', {
+      Item: {
+        pk: noticePk(service),
+        sk: key,
+        stamp,
+        expiresAt: Math.floor(Date.parse(stamp) / 1000) + this.auditRetentionDays * 86_400,
+      },
+      ConditionExpression: 'attribute_not_exists(pk) OR stamp < :stamp',
+      ExpressionAttributeValues: { ':stamp': stamp },
+    });
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
@@ -677,6 +646,9 @@ export const boundedAudit = (entry: AuditEntry): AuditEntry => ({
   source: entry.source === undefined ? undefined : clip(entry.source, MAX_REQUESTED_BY),
   details: clipDetails(entry.details, MAX_AUDIT_DETAILS),
 });
+
+/** The lease is still the holder's own: same owner, same fencing token. */
+const LEASE_OURS = '#owner = :owner AND leaseToken = :token';
 
 const leaseOf = (item: Record<string, unknown>): LeaseHolder => ({
   owner: typeof item.owner === 'string' ? item.owner : '',

@@ -1,10 +1,14 @@
 import { alarmRegionOf, type CapabilityName, capabilitiesOf, type ServiceConfig } from '../config/schema';
 import { activeSite, type DesiredState, type TransitionRequest } from '../core/types';
-import type { AlarmStateReader, ObservedAlarm } from '../engine/auto-failback';
+import {
+  alarmNamesByRegion,
+  type ObservedAlarm,
+  observeAlarms,
+  type ScheduledAlarmCheck,
+} from '../engine/auto-failback';
 import type { ControlPlane } from '../engine/engine';
 import { lateCapabilities, requestTransition, type TransitionOutcome } from '../engine/transition';
 import { decideIntent } from '../state/intent';
-import type { ServiceRecord } from '../state/store';
 import { alarmRequest } from './handle-alarm';
 
 /**
@@ -31,18 +35,14 @@ export interface MissedAlarm {
 export const alarmsToWatch = (
   config: Pick<ControlPlane['config'], 'controlPlane'>,
   service: ServiceConfig,
-): Map<string, string[]> => {
-  const byRegion = new Map<string, string[]>();
-  if (service.mode !== 'auto') return byRegion;
-  for (const alarm of service.alarms) {
-    if (alarm.scope !== 'service') continue;
-    const region = alarmRegionOf(config, alarm);
-    const names = byRegion.get(region) ?? [];
-    if (!names.includes(alarm.name)) names.push(alarm.name);
-    byRegion.set(region, names);
-  }
-  return byRegion;
-};
+): Map<string, string[]> =>
+  service.mode !== 'auto'
+    ? new Map()
+    : alarmNamesByRegion(
+        service.alarms
+          .filter((alarm) => alarm.scope === 'service')
+          .map((alarm) => ({ name: alarm.name, region: alarmRegionOf(config, alarm) })),
+      );
 
 /**
  * The alarms in ALARM whose transition the desired state does not hold yet and would accept now.
@@ -89,17 +89,15 @@ export const missedAlarms = (
  * Acts on the missed alarms of one service, from the record just read: reads only when nothing was
  * missed (an idle run writes nothing). Returns the outcomes of the transitions asked for.
  */
-export const catchUpMissedAlarms = async (
-  cp: ControlPlane,
-  service: ServiceConfig,
-  record: ServiceRecord,
-  readAlarms: AlarmStateReader,
-): Promise<TransitionOutcome[]> => {
+export const catchUpMissedAlarms: ScheduledAlarmCheck<TransitionOutcome[]> = async (
+  cp,
+  service,
+  record,
+  readAlarms,
+) => {
   const toRead = alarmsToWatch(cp.config, service);
   if (toRead.size === 0) return [];
-  const observed = (
-    await Promise.all([...toRead].map(([region, names]) => readAlarms(region, names)))
-  ).flat();
+  const observed = await observeAlarms(readAlarms, toRead);
   const outcomes: TransitionOutcome[] = [];
   for (const { alarmName, request } of missedAlarms(cp, service, record.desired, observed, cp.clock.now())) {
     cp.log.warn('alarm in ALARM was not acted on; the scheduled run asks for its transition', {

@@ -85,6 +85,19 @@ export type Mutation =
   | { readonly op: 'set'; readonly path: Path; readonly value: unknown }
   | { readonly op: 'add'; readonly path: Path; readonly key: string; readonly value: unknown };
 
+/**
+ * Sets an own property, as JSON.parse makes one: a key such as `__proto__` is data, not the
+ * prototype; and each value is a copy, so a value the generator hands out twice (a shared `{}`)
+ * cannot end up inside itself.
+ */
+const setOwn = (target: object, key: string | number, value: unknown) =>
+  Object.defineProperty(target, key, {
+    value: structuredClone(value),
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+
 export const applyMutations = <T>(valid: T, mutations: readonly Mutation[]): T => {
   const copy = structuredClone(valid);
   for (const m of mutations) {
@@ -94,11 +107,11 @@ export const applyMutations = <T>(valid: T, mutations: readonly Mutation[]): T =
     if (m.op === 'delete') {
       if (Array.isArray(parent) && typeof key === 'number') parent.splice(key, 1);
       else delete parent[key];
-    } else if (m.op === 'set') parent[key] = m.value;
+    } else if (m.op === 'set') setOwn(parent, key, m.value);
     else {
       const target = parent[key];
       if (target !== null && typeof target === 'object' && !Array.isArray(target)) {
-        (target as Record<string, unknown>)[m.key] = m.value;
+        setOwn(target, m.key, m.value);
       }
     }
   }

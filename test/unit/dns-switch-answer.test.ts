@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { routeAnswer } from '../../functions/capabilities/dns/switch-local';
+import { routeAnswer } from '../../functions/drill/local-aws';
 
 /**
- * The harness's stand-in for Route 53's answer (functions/capabilities/dns/switch-local.ts), which the
+ * The harness's stand-in for Route 53's answer (functions/drill/local-aws.ts), which the
  * switched drill and integration test assert on: Route 53's documented choice among weighted records
  * with health checks, including "if no record is healthy, all records are healthy".
  */

@@ -158,6 +158,33 @@ describe('withRequestBudget', () => {
     expect(http.sentAt).toHaveLength(3);
   });
 
+  it('spaces requests by when they leave, not by when their slot came, when the fence check takes a while', async () => {
+    // Prepare: a call guard (low priority, added before the budget, as the client kit does) whose
+    // fence read takes 700 ms for the first request and no time for the second
+    const http: FakeHttp = { sentAt: [], statuses: [] };
+    const { sleep } = recordingSleep(true);
+    const raw = client(http);
+    const fenceReadMs = [700, 0];
+    const fakeCallGuard = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      now += fenceReadMs.shift() ?? 0;
+      return next(args);
+    };
+    raw.middlewareStack.add(fakeCallGuard as never, {
+      step: 'finalizeRequest',
+      priority: 'low',
+      name: 'fakeCallGuard',
+    });
+    const r53 = withRequestBudget(raw, 1, sleep);
+
+    // Act
+    await Promise.all([1, 2].map(() => r53.send(new GetChangeCommand({ Id: 'C1' }))));
+
+    // Assess: the second leaves a full second after the first left, not 300 ms after
+    const [first, second] = http.sentAt.map((t) => t - T0);
+    expect(first).toBe(700);
+    expect((second ?? 0) - (first ?? 0)).toBeGreaterThanOrEqual(1000);
+  });
+
   it('counts every retry attempt against the budget', async () => {
     // Prepare: the first attempt gets a 503, the SDK retries at once
     const http: FakeHttp = { sentAt: [], statuses: [503] };

@@ -18,6 +18,7 @@ import {
   alarmStateChangeEvent,
   LOCAL_ACCOUNT,
   LOCAL_REGION,
+  type LocalServiceOptions,
   localServiceConfig,
 } from '../../drill/local-aws';
 import { harnessControlPlane, type LocalHarness, startHarness } from '../../drill/local-control-plane';
@@ -33,13 +34,11 @@ export interface ComputeTopology {
   readonly targetGroupArn: string;
 }
 
-export interface ComputeTopologyOptions {
-  readonly slackWebhookUrl: string;
+export interface ComputeTopologyOptions extends LocalServiceOptions {
   readonly primaries?: number;
   readonly standbys?: number;
   /** How many of the standbys start out stopped (the last ones). */
   readonly stoppedStandbys?: number;
-  readonly mode?: 'auto' | 'approve' | 'dry-run';
   readonly stopStandbysOnFailback?: boolean;
 }
 
@@ -114,10 +113,9 @@ export const provisionComputeTopology = async (
   }
   const config = await localServiceConfig(
     clients,
-    options.slackWebhookUrl,
+    options,
     {
       name: 'web',
-      mode: options.mode ?? 'auto',
       rtoMinutes: 5,
       alarms: [
         { name: SERVICE_ALARM, capabilities: ['compute'] },

@@ -193,10 +193,9 @@ export const startDatabaseControlPlane = async (
   };
   const config = await localServiceConfig(
     clients,
-    sink.webhookUrl,
+    { slackWebhookUrl: sink.webhookUrl, mode: options.mode },
     {
       name: 'shop',
-      mode: options.mode ?? 'auto',
       rtoMinutes: 5,
       alarms: [{ name: DB_ALARM, capabilities: ['database'] }],
       database:

@@ -23,6 +23,7 @@ import type { ActionResult, Capability } from '../../engine/capability';
 import type { CapabilityContext } from '../../engine/module';
 import type { CapabilityReadiness, ReadinessInput } from '../../readiness/finding';
 import { sdkErrorName } from '../../runtime/client-kit';
+import { newestDatapoint } from '../../runtime/metric-data';
 import { changeRecordSets, readChange } from '../../runtime/route53-change';
 import type { ZoneRecords } from '../../runtime/run-scope';
 import { zoneRecordsReader } from '../../runtime/zone-records';
@@ -143,15 +144,9 @@ export const databaseCapability = (
         }),
       ),
     );
-    const result = out.MetricDataResults?.[0];
-    // Newest first (TimestampDescending), but do not rely on it: pick the newest timestamp.
-    const points = (result?.Timestamps ?? [])
-      .map((t, i) => ({ t: new Date(t).getTime(), v: result?.Values?.[i] }))
-      .filter((p): p is { t: number; v: number } => typeof p.v === 'number')
-      .sort((a, b) => b.t - a.t);
-    const newest = points[0];
+    const newest = newestDatapoint(out.MetricDataResults?.[0]);
     if (!newest) return undefined;
-    const seconds = metric === 'ReplicaLag' ? newest.v : newest.v / 1000;
+    const seconds = metric === 'ReplicaLag' ? newest.value : newest.value / 1000;
     // The reading goes to the log, not into the plan's detail, so Slack is not re-notified as it wobbles.
     log.info('replica lag', { metric, [dimension.Name]: dimension.Value, seconds });
     return seconds;

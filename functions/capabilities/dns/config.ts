@@ -37,13 +37,16 @@ export const dnsSection = z.lazy(() => {
     standby: recordSide,
   };
 
+  // A weighted pair's two record sets; both weighted kinds name them alike.
+  const setIdentifiers = z
+    .strictObject({ primary: z.string().min(1).max(128), standby: z.string().min(1).max(128) })
+    .optional();
+
   const weightedRecord = z.strictObject({
     ...recordBase,
     /** Weighted pair switched by weight 1/0 <-> 0/1; Route 53 health checks fail over even without us. */
     routing: z.literal('weighted'),
-    setIdentifiers: z
-      .strictObject({ primary: z.string().min(1).max(128), standby: z.string().min(1).max(128) })
-      .optional(),
+    setIdentifiers,
   });
 
   const swapRecord = z.strictObject({
@@ -60,9 +63,7 @@ export const dnsSection = z.lazy(() => {
      * and the control plane fails over by turning the switch off with a CloudWatch data-plane call.
      */
     routing: z.literal('switched'),
-    setIdentifiers: z
-      .strictObject({ primary: z.string().min(1).max(128), standby: z.string().min(1).max(128) })
-      .optional(),
+    setIdentifiers,
   });
 
   const dnsRecord = z

@@ -6,6 +6,7 @@ import {
 import { GetHealthCheckStatusCommand, type Route53Client } from '@aws-sdk/client-route-53';
 import type { Clock } from '../../core/clock';
 import { classifyAwsError } from '../../core/errors';
+import { newestDatapoint } from '../../runtime/metric-data';
 import type { HealthCheckVerdict } from './planner';
 
 /** Route 53 publishes health check metrics in us-east-1 only (aws partition). */
@@ -32,16 +33,12 @@ export const healthFromObservations = (statuses: readonly (string | undefined)[]
 
 /** The newest datapoint of one query, if it is fresh: Route 53's own verdict (1 healthy, 0 not). */
 const verdictOf = (result: MetricDataResult | undefined, now: Date): HealthCheckVerdict | undefined => {
-  const points = (result?.Timestamps ?? [])
-    .map((t, i) => ({ t: new Date(t), v: result?.Values?.[i] }))
-    .filter((p): p is { t: Date; v: number } => typeof p.v === 'number')
-    .sort((a, b) => b.t.getTime() - a.t.getTime());
-  const newest = points[0];
-  if (!newest || now.getTime() - newest.t.getTime() > FRESH_MS) return undefined;
-  const healthy = newest.v >= 1;
+  const newest = newestDatapoint(result);
+  if (!newest || now.getTime() - newest.at.getTime() > FRESH_MS) return undefined;
+  const healthy = newest.value >= 1;
   return {
     healthy,
-    detail: `Route 53 reports it ${healthy ? 'healthy' : 'unhealthy'} (HealthCheckStatus ${newest.v} at ${newest.t.toISOString()})`,
+    detail: `Route 53 reports it ${healthy ? 'healthy' : 'unhealthy'} (HealthCheckStatus ${newest.value} at ${newest.at.toISOString()})`,
   };
 };
 

@@ -16,12 +16,16 @@ import type { ControlPlane } from '../../engine/engine';
 
 /** The DNS capability's local topology: a web shop with a weighted and a swapped record, on the emulator. */
 
-export interface SampleTopology {
-  readonly config: Config;
+/** What an operator sets up before protecting a name: the zone, a check per site, the primary's alarm. */
+export interface SiteChecks {
   readonly hostedZoneId: string;
   readonly primaryHealthCheckId: string;
   readonly standbyHealthCheckId: string;
   readonly alarmName: string;
+}
+
+export interface SampleTopology extends SiteChecks {
+  readonly config: Config;
   readonly slackSecretArn: string;
   readonly recordName: string;
   readonly apiRecordName: string;
@@ -53,29 +57,30 @@ export const createHealthCheck = async (route53: Route53Client, ip: string, refe
   return id;
 };
 
-/**
- * A primary/standby web shop in the local AWS: a hosted zone, a health check per site, the alarm
- * that watches the primary's health check, the state table and the Slack secret. The records
- * themselves are not created here: the control plane's first reconcile creates them from the config.
- */
-export const provisionSampleTopology = async (
-  clients: AwsClients,
-  options: TopologyOptions,
-): Promise<SampleTopology> => {
+/** A hosted zone, a health check per site and the alarm on the primary's check, as an operator sets them up. */
+export const provisionSiteChecks = async (
+  clients: Pick<AwsClients, 'route53' | 'cloudwatch'>,
+  site: {
+    readonly zoneName: string;
+    readonly primaryIp: string;
+    readonly standbyIp: string;
+    readonly alarmName: string;
+    readonly alarmDescription?: string;
+  },
+): Promise<SiteChecks> => {
   const zone = await clients.route53.send(
     new CreateHostedZoneCommand({
-      Name: 'shop.example.test',
+      Name: site.zoneName,
       CallerReference: `zone-${Date.now()}-${Math.random()}`,
     }),
   );
   const hostedZoneId = (zone.HostedZone?.Id ?? '').replace('/hostedzone/', '');
-  const primaryHealthCheckId = await createHealthCheck(clients.route53, '192.0.2.10', 'primary');
-  const standbyHealthCheckId = await createHealthCheck(clients.route53, '198.51.100.10', 'standby');
-  const alarmName = 'shop-primary-unhealthy';
+  const primaryHealthCheckId = await createHealthCheck(clients.route53, site.primaryIp, 'primary');
+  const standbyHealthCheckId = await createHealthCheck(clients.route53, site.standbyIp, 'standby');
   await clients.cloudwatch.send(
     new PutMetricAlarmCommand({
-      AlarmName: alarmName,
-      AlarmDescription: 'The primary site of the shop fails its Route 53 health check',
+      AlarmName: site.alarmName,
+      AlarmDescription: site.alarmDescription,
       Namespace: 'AWS/Route53',
       MetricName: 'HealthCheckStatus',
       Dimensions: [{ Name: 'HealthCheckId', Value: primaryHealthCheckId }],
@@ -87,6 +92,25 @@ export const provisionSampleTopology = async (
       TreatMissingData: 'breaching',
     }),
   );
+  return { hostedZoneId, primaryHealthCheckId, standbyHealthCheckId, alarmName: site.alarmName };
+};
+
+/**
+ * A primary/standby web shop in the local AWS: a hosted zone, a health check per site, the alarm
+ * that watches the primary's health check, the state table and the Slack secret. The records
+ * themselves are not created here: the control plane's first reconcile creates them from the config.
+ */
+export const provisionSampleTopology = async (
+  clients: AwsClients,
+  options: TopologyOptions,
+): Promise<SampleTopology> => {
+  const site = await provisionSiteChecks(clients, {
+    zoneName: 'shop.example.test',
+    primaryIp: '192.0.2.10',
+    standbyIp: '198.51.100.10',
+    alarmName: 'shop-primary-unhealthy',
+    alarmDescription: 'The primary site of the shop fails its Route 53 health check',
+  });
   const slackSecretArn = await createSlackSecret(clients.secrets, options.slackWebhookUrl);
   const input: ConfigInput = {
     controlPlane: localControlPlaneInput(slackSecretArn, {
@@ -98,17 +122,17 @@ export const provisionSampleTopology = async (
         mode: options.mode ?? 'auto',
         rtoMinutes: 5,
         cooldownMinutes: options.cooldownMinutes ?? 30,
-        alarms: [{ name: alarmName, capabilities: ['dns'] }],
+        alarms: [{ name: site.alarmName, capabilities: ['dns'] }],
         dns: {
-          hostedZoneId,
+          hostedZoneId: site.hostedZoneId,
           records: [
             {
               name: 'www.shop.example.test',
               type: 'A',
               routing: 'weighted',
               ttl: 60,
-              primary: { values: ['192.0.2.10'], healthCheckId: primaryHealthCheckId },
-              standby: { values: ['198.51.100.10'], healthCheckId: standbyHealthCheckId },
+              primary: { values: ['192.0.2.10'], healthCheckId: site.primaryHealthCheckId },
+              standby: { values: ['198.51.100.10'], healthCheckId: site.standbyHealthCheckId },
             },
             {
               name: 'api.shop.example.test',
@@ -116,7 +140,10 @@ export const provisionSampleTopology = async (
               routing: 'swap',
               ttl: 30,
               primary: { values: ['api-primary.shop.example.test'] },
-              standby: { values: ['api-standby.shop.example.test'], healthCheckId: standbyHealthCheckId },
+              standby: {
+                values: ['api-standby.shop.example.test'],
+                healthCheckId: site.standbyHealthCheckId,
+              },
             },
           ],
         },
@@ -127,10 +154,7 @@ export const provisionSampleTopology = async (
   await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
   return {
     config,
-    hostedZoneId,
-    primaryHealthCheckId,
-    standbyHealthCheckId,
-    alarmName,
+    ...site,
     slackSecretArn,
     recordName: 'www.shop.example.test.',
     apiRecordName: 'api.shop.example.test.',

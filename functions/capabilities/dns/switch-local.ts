@@ -22,22 +22,14 @@ import {
   ChangeTagsForResourceCommand,
   type CloudWatchRegion,
   CreateHealthCheckCommand,
-  CreateHostedZoneCommand,
-  ListResourceRecordSetsCommand,
-  type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import type { Config, ConfigInput, ServiceConfig } from '../../config/schema';
-import { parseConfig } from '../../config/schema';
-import {
-  createSlackSecret,
-  createStateTable,
-  localControlPlaneInput,
-  supplyHealthCheckStatus,
-} from '../../drill/local-aws';
+import type { Config, ServiceConfig } from '../../config/schema';
+import { answerFor, localServiceConfig, supplyHealthCheckStatus } from '../../drill/local-aws';
 import { harnessControlPlane, type LocalHarness, startHarness } from '../../drill/local-control-plane';
 import type { ControlPlane } from '../../engine/engine';
-import { createHealthCheck } from './local';
+import { newestDatapoint } from '../../runtime/metric-data';
+import { provisionSiteChecks, type SiteChecks } from './local';
 import {
   SWITCH_DIMENSION,
   SWITCH_EXPRESSION,
@@ -193,20 +185,15 @@ export const switchEvaluator = (
             ],
           }),
         );
-        const result = out.MetricDataResults?.[0];
-        const points = (result?.Timestamps ?? [])
-          .map((t, i) => ({ t: new Date(t).getTime(), v: result?.Values?.[i] }))
-          .filter((p): p is { t: number; v: number } => typeof p.v === 'number')
-          .sort((a, b) => b.t - a.t);
-        const newest = points[0];
+        const newest = newestDatapoint(out.MetricDataResults?.[0]);
         if (newest) {
-          const state = switchPositionOf(newest.v) === 'primary' ? 'OK' : 'ALARM';
+          const state = switchPositionOf(newest.value) === 'primary' ? 'OK' : 'ALARM';
           if (alarmStates.get(sw.alarmName) !== state) {
             await cloudwatch.send(
               new SetAlarmStateCommand({
                 AlarmName: sw.alarmName,
                 StateValue: state,
-                StateReason: `evaluated by the local harness: Maximum of ${SWITCH_METRIC} was ${newest.v}`,
+                StateReason: `evaluated by the local harness: Maximum of ${SWITCH_METRIC} was ${newest.value}`,
               }),
             );
           }
@@ -229,47 +216,6 @@ export const switchEvaluator = (
       return unhealthy;
     },
   };
-};
-
-/**
- * Route 53's answer for one name from its record sets and the health verdicts: a record is healthy
- * unless its check is unhealthy; weighted records with a non-zero weight first, zero weights only if
- * none of those is healthy; and if none at all is healthy, every record counts as healthy, so the
- * non-zero weights answer (Route 53's "if no record is healthy, all records are healthy").
- */
-export const routeAnswer = (sets: readonly ResourceRecordSet[], unhealthy: ReadonlySet<string>): string[] => {
-  const values = (list: readonly ResourceRecordSet[]) =>
-    list.flatMap((s) => (s.ResourceRecords ?? []).map((r) => r.Value ?? ''));
-  if (sets.every((s) => s.Weight === undefined)) return values(sets);
-  const healthy = (s: ResourceRecordSet) => !s.HealthCheckId || !unhealthy.has(s.HealthCheckId);
-  const live = sets.filter((s) => (s.Weight ?? 0) > 0);
-  const zero = sets.filter((s) => (s.Weight ?? 0) === 0);
-  const first = live.filter(healthy);
-  if (first.length > 0) return values(first);
-  const second = zero.filter(healthy);
-  if (second.length > 0) return values(second);
-  return values(live.length > 0 ? live : zero);
-};
-
-/** The answer for `name`/`type` in a zone, read from the emulator's record sets. */
-export const answerWithHealth = async (
-  route53: Route53Client,
-  hostedZoneId: string,
-  name: string,
-  type: string,
-  unhealthy: ReadonlySet<string>,
-): Promise<string[]> => {
-  const out = await route53.send(
-    new ListResourceRecordSetsCommand({
-      HostedZoneId: hostedZoneId,
-      StartRecordName: name,
-      StartRecordType: type as 'A',
-    }),
-  );
-  return routeAnswer(
-    (out.ResourceRecordSets ?? []).filter((s) => s.Name === name && s.Type === type),
-    unhealthy,
-  );
 };
 
 /**
@@ -305,12 +251,8 @@ export const refuseRoute53Changes = (
 };
 
 /** A web shop whose www name is switched, on the emulator. */
-export interface SwitchedTopology {
+export interface SwitchedTopology extends SiteChecks {
   readonly config: Config;
-  readonly hostedZoneId: string;
-  readonly primaryHealthCheckId: string;
-  readonly standbyHealthCheckId: string;
-  readonly alarmName: string;
   readonly recordName: string;
   readonly switch: LocalSwitch;
 }
@@ -328,63 +270,39 @@ export const provisionSwitchedTopology = async (
   options: { readonly mode?: 'auto' | 'approve' | 'dry-run' } = {},
 ): Promise<SwitchedTopology> => {
   const { clients } = harness;
-  const zone = await clients.route53.send(
-    new CreateHostedZoneCommand({
-      Name: 'switched.example.test',
-      CallerReference: `zone-${Date.now()}-${Math.random()}`,
-    }),
-  );
-  const hostedZoneId = (zone.HostedZone?.Id ?? '').replace('/hostedzone/', '');
-  const primaryHealthCheckId = await createHealthCheck(clients.route53, PRIMARY_IP, 'primary');
-  const standbyHealthCheckId = await createHealthCheck(clients.route53, STANDBY_IP, 'standby');
-  const alarmName = 'switched-shop-primary-unhealthy';
-  await clients.cloudwatch.send(
-    new PutMetricAlarmCommand({
-      AlarmName: alarmName,
-      Namespace: 'AWS/Route53',
-      MetricName: 'HealthCheckStatus',
-      Dimensions: [{ Name: 'HealthCheckId', Value: primaryHealthCheckId }],
-      Statistic: 'Minimum',
-      Period: 60,
-      EvaluationPeriods: 2,
-      Threshold: 1,
-      ComparisonOperator: 'LessThanThreshold',
-      TreatMissingData: 'breaching',
-    }),
-  );
-  const input: ConfigInput = {
-    controlPlane: localControlPlaneInput(await createSlackSecret(clients.secrets, harness.sink.webhookUrl)),
-    services: [
-      {
-        name: 'shop',
-        mode: options.mode ?? 'auto',
-        cooldownMinutes: 30,
-        alarms: [{ name: alarmName, capabilities: ['dns'] }],
-        dns: {
-          hostedZoneId,
-          records: [
-            {
-              name: 'www.switched.example.test',
-              type: 'A',
-              routing: 'switched',
-              ttl: 60,
-              primary: { values: [PRIMARY_IP], healthCheckId: primaryHealthCheckId },
-              standby: { values: [STANDBY_IP], healthCheckId: standbyHealthCheckId },
-            },
-          ],
-        },
+  const site = await provisionSiteChecks(clients, {
+    zoneName: 'switched.example.test',
+    primaryIp: PRIMARY_IP,
+    standbyIp: STANDBY_IP,
+    alarmName: 'switched-shop-primary-unhealthy',
+  });
+  const config = await localServiceConfig(
+    clients,
+    { slackWebhookUrl: harness.sink.webhookUrl, mode: options.mode },
+    {
+      name: 'shop',
+      cooldownMinutes: 30,
+      alarms: [{ name: site.alarmName, capabilities: ['dns'] }],
+      dns: {
+        hostedZoneId: site.hostedZoneId,
+        records: [
+          {
+            name: 'www.switched.example.test',
+            type: 'A',
+            routing: 'switched',
+            ttl: 60,
+            primary: { values: [PRIMARY_IP], healthCheckId: site.primaryHealthCheckId },
+            standby: { values: [STANDBY_IP], healthCheckId: site.standbyHealthCheckId },
+          },
+        ],
       },
-    ],
-  };
-  const config = parseConfig(input, 'switched topology config');
-  await createStateTable(clients.dynamodb, config.controlPlane.stateTableName);
+    },
+    'switched topology config',
+  );
   const service = config.services[0] as ServiceConfig;
   return {
     config,
-    hostedZoneId,
-    primaryHealthCheckId,
-    standbyHealthCheckId,
-    alarmName,
+    ...site,
     recordName: 'www.switched.example.test.',
     switch: await provisionSwitch(clients, config, service),
   };
@@ -416,7 +334,7 @@ export const startSwitchedControlPlane = async (
     failing,
     evaluator,
     answer: async () =>
-      answerWithHealth(
+      answerFor(
         harness.clients.route53,
         topology.hostedZoneId,
         topology.recordName,

@@ -6,11 +6,9 @@
  * SMTP server.
  */
 
-import { setAlarmAndBuildEvent } from '../../drill/local-aws';
+import { alarmPath } from '../../drill/local-control-plane';
 import { type DrillContext, type DrillScenario, drillLambdaContext } from '../../drill/timeline';
-import { createAlarmHandler } from '../../handlers/alarm';
 import { createReconcileHandler } from '../../handlers/reconcile';
-import type { AlarmOutcome } from '../../trigger/handle-alarm';
 import {
   type LocalMail,
   MAIL_ALARM,
@@ -41,13 +39,10 @@ export const mailDrill: DrillScenario = {
       if (!local || !primary) return;
       const l: LocalMail = local;
       const p: LocalPrimary = primary;
-      const invokeAlarm = createAlarmHandler(() => l.controlPlane());
+      const alarms = alarmPath(l.clients.cloudwatch, () => l.controlPlane());
       const invokeSchedule = createReconcileHandler(() => l.controlPlane());
       const alarm = async (value: 'ALARM' | 'OK', reason: string) =>
-        (await invokeAlarm(
-          await setAlarmAndBuildEvent(l.clients.cloudwatch, MAIL_ALARM, value, reason, l.clock.now()),
-          drillLambdaContext,
-        )) as AlarmOutcome[];
+        (await alarms.set(MAIL_ALARM, value, reason, l.clock.now())).outcomes;
       const counts = async () => {
         const { messages } = await l.store.read('shop');
         const by = (s: string) => messages.filter((m) => m.status === s).length;
