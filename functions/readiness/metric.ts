@@ -6,17 +6,21 @@ export const READINESS_METRIC = 'Readiness';
 
 /**
  * Publishes readiness through Powertools Metrics (CloudWatch embedded metric format in the function's
- * log: no call, no client): one datapoint per service and part (dimensions Service, Capability), and
- * one for the whole control plane (no such dimensions: 0 if any part of any service is not ready),
- * which the `ReadinessFailing` alarm watches (infra/readiness.ts). Loaded on first use.
+ * log: no call, no client): per part (dimension `Capability`: a capability, or `shared`), 0 if that
+ * part of any service is not ready, and one datapoint for the whole control plane (Powertools'
+ * `service` dimension only), which the `ReadinessFailing` alarm watches (infra/readiness.ts). No
+ * per-service dimension: 1,000 services would be thousands of custom metrics; which service is not
+ * ready is in `understudy check`, `status` and Slack. Loaded on first use.
  */
 export const publishReadinessMetric = async (verdicts: readonly PartReadiness[]): Promise<void> => {
   if (verdicts.length === 0) return;
   const { Metrics, MetricUnit } = await import('@aws-lambda-powertools/metrics');
-  for (const part of verdicts) {
+  const parts = [...new Set(verdicts.map((v) => v.part))];
+  for (const part of parts) {
     const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'understudy' });
-    metrics.addDimensions({ Service: part.service, Capability: part.part });
-    metrics.addMetric(READINESS_METRIC, MetricUnit.Count, part.verdict === 'ready' ? 1 : 0);
+    metrics.addDimension('Capability', part);
+    const ready = verdicts.filter((v) => v.part === part).every((v) => v.verdict === 'ready');
+    metrics.addMetric(READINESS_METRIC, MetricUnit.Count, ready ? 1 : 0);
     metrics.publishStoredMetrics();
   }
   const all = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'understudy' });
