@@ -1,6 +1,7 @@
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateDBInstanceReadReplicaCommand, DeleteDBInstanceCommand } from '@aws-sdk/client-rds';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { DeleteReceiptRuleSetCommand, VerifyDomainIdentityCommand } from '@aws-sdk/client-ses';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { type LocalCompute, startLocalCompute } from '../../functions/capabilities/compute/local';
 import {
@@ -9,6 +10,8 @@ import {
   type LocalDatabase,
   startDatabaseControlPlane,
 } from '../../functions/capabilities/database/local';
+import { receiptRuleSetName } from '../../functions/capabilities/mail/config';
+import { type LocalMail, MAIL_DOMAIN, startLocalMail } from '../../functions/capabilities/mail/local';
 import { main } from '../../functions/cli/main';
 import { noProgress } from '../../functions/cli/progress';
 import type { LocalHarness } from '../../functions/drill/local-control-plane';
@@ -186,6 +189,29 @@ describe('readiness against the local AWS', () => {
     const told = (await store.readAudit('shop')).filter((e) => e.kind === 'readiness');
     expect(told.map((e) => e.message)).toEqual([
       `shop: database NOT READY: failover replica: replica ${DB_REPLICA} does not exist`,
+    ]);
+  });
+
+  it('mail: not ready until the domain is verified in SES, and once the receipt rule set is gone', async () => {
+    await reset();
+    // Readiness never talks to the primary: no mail server is needed here.
+    const mail: LocalMail = await startLocalMail(endpoint, { host: '127.0.0.1', port: 2525 });
+    local = mail;
+    const readiness = localReadiness(mail, mail.config);
+    let verdicts = await readiness.check();
+    expect(reasons(verdicts, 'mail')).toEqual([
+      `domain-verified: ${MAIL_DOMAIN} is not an SES identity: SES would refuse its mail`,
+    ]);
+
+    await mail.clients.ses.send(new VerifyDomainIdentityCommand({ Domain: MAIL_DOMAIN }));
+    verdicts = await readiness.check();
+    expect(part(verdicts, 'mail')?.verdict).toBe('ready');
+
+    const ruleSet = receiptRuleSetName(mail.config.controlPlane.stackName);
+    await mail.clients.ses.send(new DeleteReceiptRuleSetCommand({ RuleSetName: ruleSet }));
+    verdicts = await readiness.check();
+    expect(reasons(verdicts, 'mail')).toEqual([
+      `receipt-rule-set: receipt rule set ${ruleSet} does not exist`,
     ]);
   });
 });
