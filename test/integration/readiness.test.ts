@@ -10,10 +10,12 @@ import {
   type LocalDatabase,
   startDatabaseControlPlane,
 } from '../../functions/capabilities/database/local';
+import { startLocalControlPlane } from '../../functions/capabilities/dns/local';
 import { receiptRuleSetName } from '../../functions/capabilities/mail/config';
 import { type LocalMail, MAIL_DOMAIN, startLocalMail } from '../../functions/capabilities/mail/local';
 import { main } from '../../functions/cli/main';
 import { noProgress } from '../../functions/cli/progress';
+import { supplyHealthCheckStatus } from '../../functions/drill/local-aws';
 import type { LocalHarness } from '../../functions/drill/local-control-plane';
 import { localReadiness } from '../../functions/drill/readiness';
 import type { PartReadiness } from '../../functions/readiness/engine';
@@ -213,5 +215,25 @@ describe('readiness against the local AWS', () => {
     expect(reasons(verdicts, 'mail')).toEqual([
       `receipt-rule-set: receipt rule set ${ruleSet} does not exist`,
     ]);
+  });
+
+  it("dns: not ready while the standby's health check fails (verdict supplied: moto reports every check healthy)", async () => {
+    await reset();
+    const dns = await startLocalControlPlane(endpoint);
+    local = dns;
+    const failing = new Set<string>();
+    supplyHealthCheckStatus(dns.clients.route53, failing);
+    const readiness = localReadiness(dns, dns.topology.config);
+    expect(part(await readiness.check(), 'dns')?.verdict).toBe('ready');
+    failing.add(dns.topology.standbyHealthCheckId);
+    const verdicts = await readiness.check();
+    expect(reasons(verdicts, 'dns').map((r) => r.split(':')[0])).toEqual([
+      'standby-health www.shop.example.test.',
+      'standby-health api.shop.example.test.',
+    ]);
+    expect(readiness.posts()).toBe(1);
+    failing.clear();
+    expect(part(await readiness.check(), 'dns')?.verdict).toBe('ready');
+    expect(readiness.posts()).toBe(2);
   });
 });
