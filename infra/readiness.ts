@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema';
 import { READINESS_METRIC } from '../functions/readiness/metric';
 import { METRICS_NAMESPACE } from '../functions/report/aws';
+import { ROUTE53_SHARES } from '../functions/runtime/route53-shares';
 import type { CapabilityResources } from './capability-infra';
 import { ControlFunction } from './control-function';
 import type { Notifications } from './notifications';
@@ -54,7 +55,7 @@ export class Readiness extends Construct {
       // The next scheduled check is the retry.
       retryAttempts: 0,
       maxEventAge: Duration.minutes(Math.max(1, minutes)),
-    });
+    }).shareRoute53(ROUTE53_SHARES.readiness);
     // Reads its state and records verdicts (and audit entries) in the table: no other table access.
     props.table.grantReadWriteData(this.handler);
     props.notifications.notifyFrom(this.handler);

@@ -4,6 +4,7 @@ import type { Notifier } from '../notify/slack';
 import { bundledConfig, logger } from '../runtime/bundled-config';
 import { type ClientKit, createClientKit } from '../runtime/client-kit';
 import { slackNotifier } from '../runtime/control-plane';
+import { ROUTE53_PER_SECOND_ENV } from '../runtime/route53-shares';
 import type { ReadinessPlane } from './engine';
 import { publishReadinessMetric } from './metric';
 import { createReadinessPlane } from './plane';
@@ -15,6 +16,8 @@ const readinessEnvironment = z.object({
   SLACK_WEBHOOK_SECRET_ARN: z.string().min(1).optional(),
   /** The roles of the functions that act (comma-separated ARNs): the IAM check simulates them. */
   UNDERSTUDY_ACTING_ROLE_ARNS: z.string().default(''),
+  /** This function's Route 53 requests per second (functions/runtime/route53-shares.ts). */
+  [ROUTE53_PER_SECOND_ENV]: z.coerce.number().positive().optional(),
 });
 
 interface Container {
@@ -31,7 +34,7 @@ const initialise = (): Container => {
   if (container) return container;
   const env = readinessEnvironment.parse(process.env);
   const config = bundledConfig();
-  const clients = createClientKit({ region: env.AWS_REGION });
+  const clients = createClientKit({ region: env.AWS_REGION, route53PerSecond: env[ROUTE53_PER_SECOND_ENV] });
   container = {
     config,
     clients,

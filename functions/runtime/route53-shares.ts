@@ -9,9 +9,11 @@
  *   alarm function      4 (reserved concurrency)                           x 0.5  req/s = 2
  *   resource events     each reserved concurrency 1; 0.5 req/s shared by all of them  = 0.5
  *   operator CLI        1 process                                          x 0.25 req/s = 0.25
- *                                                                                     = 4.75 req/s
+ *   readiness function  1 (reserved concurrency)                           x 0.1  req/s = 0.1
+ *                                                                                     = 4.85 req/s
  *
- * 0.25 req/s stay for the console and any other tool in the account. The dispatcher calls no Route 53.
+ * 0.15 req/s stay for the console and any other tool in the account. Readiness reads health checks
+ * from their metric first and each hosted zone once per check, so its small share is enough. The dispatcher calls no Route 53.
  * A test (test/unit/route53-shares.test.ts) holds the sum under the account rate; the stack reads
  * concurrency and rates from here, so the deployed numbers are these numbers.
  */
@@ -32,6 +34,7 @@ export const ROUTE53_SHARES = {
   alarm: { concurrency: 4, perSecond: 0.5 },
   events: { concurrency: 1, perSecond: 0.5 },
   cli: { concurrency: 1, perSecond: 0.25 },
+  readiness: { concurrency: 1, perSecond: 0.1 },
 } as const satisfies Record<string, Route53Share>;
 
 /** The share of one of `count` resource-event functions: each runs alone, the rate split evenly. */
@@ -42,13 +45,14 @@ export const eventFunctionShare = (count: number): Route53Share => ({
 
 /** The account-wide rate the shares allow at most, with `eventFunctions` resource-event functions. */
 export const route53AccountRate = (eventFunctions: number): number => {
-  const { worker, alarm, cli } = ROUTE53_SHARES;
+  const { worker, alarm, cli, readiness } = ROUTE53_SHARES;
   const events = eventFunctionShare(eventFunctions);
   return (
     worker.concurrency * worker.perSecond +
     alarm.concurrency * alarm.perSecond +
     eventFunctions * events.concurrency * events.perSecond +
-    cli.concurrency * cli.perSecond
+    cli.concurrency * cli.perSecond +
+    readiness.concurrency * readiness.perSecond
   );
 };
 

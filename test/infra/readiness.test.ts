@@ -36,6 +36,21 @@ describe('the readiness check in the stack', () => {
     expect(variables?.SLACK_WEBHOOK_SECRET_ARN).toBeDefined();
   });
 
+  it("runs one at a time within its own share of the account's Route 53 rate", () => {
+    const resources = synth.templateJson.Resources as Record<
+      string,
+      {
+        Properties: {
+          ReservedConcurrentExecutions?: number;
+          Environment?: { Variables: Record<string, unknown> };
+        };
+      }
+    >;
+    const fn = resources[logicalId(synth.stack.readiness.handler.node.defaultChild)]?.Properties;
+    expect(fn?.ReservedConcurrentExecutions).toBe(1);
+    expect(fn?.Environment?.Variables.UNDERSTUDY_ROUTE53_PER_SECOND).toBe('0.1');
+  });
+
   it('alarms (ReadinessFailing) while the control plane-wide Readiness metric is below 1', () => {
     expect(synth.stack.readiness.alarm).toBeDefined();
     synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {

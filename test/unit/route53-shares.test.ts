@@ -13,8 +13,8 @@ describe('one Route 53 budget for the account', () => {
     }
   });
 
-  it('is the arithmetic the README and route53-shares.ts state: 2 x 1 + 4 x 0.5 + 0.5 + 0.25', () => {
-    expect(route53AccountRate(2)).toBeCloseTo(4.75);
+  it('is the arithmetic the README and route53-shares.ts state: 2 x 1 + 4 x 0.5 + 0.5 + 0.25 + 0.1', () => {
+    expect(route53AccountRate(2)).toBeCloseTo(4.85);
     expect(eventFunctionShare(2)).toEqual({ concurrency: 1, perSecond: 0.25 });
   });
 
