@@ -81,9 +81,8 @@ export type ParsedArgs =
 export const EXIT_CODES_HELP = `
 Exit codes:
   0  done. status, validate: the state was read / the config is valid. check: every capability is
-     ready to fail over and back (skipped checks are listed). report: the transition's
-     report was written. plan: a plan was made and
-     nothing in it would be refused. failover, failback, reconcile and module commands: every
+     ready to fail over and back (skipped checks are listed). report: the transition's report was
+     written. plan: a plan was made and nothing in it would be refused. failover, failback, reconcile and module commands: every
      capability concerned is converged.
   1  not done. Refused (dry-run mode, cooldown, a safety check), cancelled at the prompt, failed,
      superseded, or still waiting (the scheduled reconciler carries on every minute: watch with
@@ -315,13 +314,13 @@ const buildProgram = (modules: readonly CapabilityModule[], done: Done, output: 
 
   program
     .command('check')
-    .summary('readiness: would a failover and a failback work right now; changes nothing')
+    .summary('readiness: would a failover and a failback work right now; touches no resource')
     .description(
       "Readiness, as the scheduled readiness function checks it: each capability's standby (health checks, " +
         'replica and lag, spares and target groups, SES identity and rules), the Slack secret, and whether the ' +
         "acting functions' roles allow the calls a move makes (iam:SimulatePrincipalPolicy, for the roles in " +
         '$UNDERSTUDY_ACTING_ROLE_ARNS). Prints one line per check that is not ready, and why; records the verdicts ' +
-        'and posts a change to Slack, as the schedule does. Changes nothing in AWS.',
+        'and posts a change to Slack, as the schedule does; touches no protected resource.',
     )
     .argument('[service]', 'one service (default: all)')
     .action((service: string | undefined, _opts: unknown, cmd: Program) => {
