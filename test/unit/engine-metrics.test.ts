@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigInput } from '../../functions/config/schema';
 import { EngineMetrics, type MetricPoint } from '../../functions/core/metrics';
 import type { DesiredState, Site, TransitionRequest } from '../../functions/core/types';
 import { reconcileService } from '../../functions/engine/engine';
 import { requestTransition } from '../../functions/engine/transition';
+import { powertoolsMetricPublisher } from '../../functions/runtime/metrics';
 import { configWith, FakeCapability, FakeClock, onlyService, testControlPlane } from './fixtures';
 
 const T0 = '2026-11-22T10:00:00.000Z';
@@ -138,5 +139,44 @@ describe('engine metrics', () => {
     // Assess
     expect(warnings).toEqual(['metrics not published']);
     expect(metrics.pending).toEqual([]);
+  });
+});
+
+describe('powertoolsMetricPublisher', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('writes one embedded-metric-format record per dimension set, in the Understudy namespace', async () => {
+    // Prepare
+    const lines: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+
+    // Act
+    await powertoolsMetricPublisher([
+      { name: 'Transitions', unit: 'Count', value: 1, dimensions: { Capability: 'dns' } },
+      { name: 'Transitions', unit: 'Count', value: 1, dimensions: { Capability: 'dns' } },
+      { name: 'Failures', unit: 'Count', value: 1, dimensions: { Capability: 'mail' } },
+    ]);
+
+    // Assess
+    const records = lines.map((line) => JSON.parse(line));
+    expect(records).toHaveLength(2);
+    expect(records[0]).toMatchObject({
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: 'Understudy',
+            Dimensions: [['service', 'Capability']],
+            Metrics: [{ Name: 'Transitions', Unit: 'Count' }],
+          },
+        ],
+      },
+      service: 'understudy',
+      Capability: 'dns',
+      Transitions: [1, 1],
+    });
+    expect(records[1]).toMatchObject({ Capability: 'mail', Failures: 1 });
   });
 });
