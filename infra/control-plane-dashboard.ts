@@ -97,7 +97,18 @@ export class ControlPlaneDashboard extends Construct {
         },
         {
           title: 'Readiness (min: 0 = not ready)',
-          metrics: engine(ENGINE_METRICS.readiness, MetricStatistic.MIN),
+          metrics: [
+            // The whole control plane's datapoint (Powertools' service dimension only), then each capability's.
+            metrics.createMetric(
+              ENGINE_METRICS.readiness,
+              MetricStatistic.MIN,
+              'all',
+              { service: METRICS_SERVICE },
+              undefined,
+              METRICS_NAMESPACE,
+            ),
+            ...engine(ENGINE_METRICS.readiness, MetricStatistic.MIN),
+          ],
         },
         {
           title: 'Recovery time by service (seconds)',

@@ -2,6 +2,9 @@ import type { ClientKit } from '../runtime/client-kit';
 import { powertoolsMetricPublisher } from '../runtime/metrics';
 import type { RecoveryRecorder } from './recovery';
 
+/** The CloudWatch namespace of the control plane's own metrics (defined in functions/core/metrics.ts). */
+export { METRICS_NAMESPACE } from '../core/metrics';
+
 /**
  * The report bucket's console link, not a presigned URL: a presigned URL signed with the function's
  * role credentials dies with them (hours), and anyone the Slack message reaches could open it while it

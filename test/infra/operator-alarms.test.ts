@@ -136,12 +136,18 @@ describe('the operator alarms of the stack for the example config', () => {
       ([, r]) => r.Properties,
     );
     const undelivered = synth.stack.operatorAlarms.undelivered;
-    if (!undelivered) throw new Error('alarmEmails are configured, so undelivered notifications have a queue');
+    if (!undelivered)
+      throw new Error('alarmEmails are configured, so undelivered notifications have a queue');
     const redrive = {
       deadLetterTargetArn: { 'Fn::GetAtt': [idOf(synth.stack, undelivered), 'Arn'] },
     };
     expect(subscriptions).toEqual([
-      { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: { Ref: topicId }, RedrivePolicy: redrive },
+      {
+        Protocol: 'email',
+        Endpoint: 'oncall@example.com',
+        TopicArn: { Ref: topicId },
+        RedrivePolicy: redrive,
+      },
       { Protocol: 'email', Endpoint: 'ops@example.org', TopicArn: { Ref: topicId }, RedrivePolicy: redrive },
     ]);
     // Every alarm of the stack but the capabilities' own (the replica lag alarm feeds failover) goes
