@@ -58,6 +58,17 @@ const controlPlaneSchema = z.lazy(() =>
     logRetentionDays: z
       .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
       .default(30),
+    /**
+     * Who hears about the control plane's own alarms (infra/operator-alarms.ts): each address is
+     * subscribed to the operator alarm topic by email (SNS asks the recipient to confirm once).
+     */
+    alarmEmails: z
+      .array(z.email({ message: 'must be an email address' }))
+      .max(20)
+      .refine((emails) => new Set(emails.map((e) => e.toLowerCase())).size === emails.length, {
+        message: 'lists an address twice',
+      })
+      .optional(),
   }),
 );
 

@@ -325,10 +325,13 @@ describe('the stack for the example shop, DNS only', () => {
     expect(Object.keys(synth.template.findOutputs('*')).sort()).toEqual([
       'AlarmDeadLetterQueueUrl',
       'AlarmFunctionName',
+      'DashboardName',
       'DispatchDeadLetterQueueUrl',
       'DispatchFunctionName',
+      'OperatorAlarmTopicArn',
       'ReconcileDeadLetterQueueUrl',
       'ReconcileFunctionName',
+      'ReconcilerWorkQueueUrl',
       'ReportBucketName',
       'SlackWebhookSecretArn',
       'StateTableName',
