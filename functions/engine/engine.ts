@@ -111,6 +111,9 @@ export const assessCapability = async (
   try {
     const capability = await cp.capability(capabilityName);
     if (!capability) return { kind: 'missing' };
+    // Taken before the reads: the observe may take long (SDK backoffs, slow calls), and a call recorded
+    // as intended is taken as never made only if AWS did not show it in reads made after its grace.
+    const observedAt = cp.clock.now();
     const observed = await capability.observe(service, target, previous);
     const plan = capability.plan({
       service,
@@ -120,6 +123,7 @@ export const assessCapability = async (
       observed,
       status: previous,
       now: cp.clock.now(),
+      observedAt,
     });
     return { kind: 'planned', capability, plan };
   } catch (error) {
