@@ -1,11 +1,18 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigInput } from '../../functions/config/schema';
 import { EngineMetrics, type MetricPoint } from '../../functions/core/metrics';
-import type { DesiredState, Site, TransitionRequest } from '../../functions/core/types';
 import { reconcileService } from '../../functions/engine/engine';
 import { requestTransition } from '../../functions/engine/transition';
 import { powertoolsMetricPublisher } from '../../functions/runtime/metrics';
-import { configWith, FakeCapability, FakeClock, onlyService, testControlPlane } from './fixtures';
+import {
+  configWith,
+  desiredDns,
+  FakeCapability,
+  FakeClock,
+  failoverRequest,
+  onlyService,
+  testControlPlane,
+} from './fixtures';
 
 const T0 = '2026-11-22T10:00:00.000Z';
 
@@ -22,24 +29,6 @@ const setup = (overrides: Partial<ConfigInput['services'][number]> = {}) => {
   return { cp, capability, metrics, published, service: onlyService(config), store: base.fakeStore };
 };
 
-const failover: TransitionRequest = {
-  service: 'shop',
-  capabilities: ['dns'],
-  target: 'standby',
-  requestedBy: 'alarm:shop-primary-unhealthy',
-  reason: 'alarm shop-primary-unhealthy is ALARM',
-  ignoreCooldown: false,
-};
-
-const desired = (epoch: number, changedAt: string, active: Site = 'standby'): DesiredState => ({
-  service: 'shop',
-  epoch,
-  capabilities: { dns: { active, epoch, changedAt } },
-  requestedBy: 'operator:alice',
-  requestedAt: changedAt,
-  reason: 'earlier transition',
-});
-
 /** name -> summed value, over everything published. */
 const totals = (published: readonly MetricPoint[][]) => {
   const sums: Record<string, number> = {};
@@ -54,7 +43,7 @@ describe('engine metrics', () => {
     capability.verifyImmediately = false;
 
     // Act
-    await requestTransition(cp, service, failover);
+    await requestTransition(cp, service, failoverRequest());
     await cp.metrics.flush();
     cp.fakeClock.advance(42_000);
     capability.verifyImmediately = true;
@@ -75,7 +64,7 @@ describe('engine metrics', () => {
   it('counts a refusal once, as the audit log records it, and publishes nothing for an idle run', async () => {
     // Prepare
     const { cp, capability, service, store, published } = setup();
-    store.seed(desired(3, '2026-11-22T09:00:00.000Z'));
+    store.seed(desiredDns('standby', 3, '2026-11-22T09:00:00.000Z'));
     capability.standbyReady = false;
 
     // Act
@@ -92,10 +81,10 @@ describe('engine metrics', () => {
   it('counts a move refused by the cooldown per capability it would have moved', async () => {
     // Prepare: failed back ten minutes ago, 30 minutes of cooldown
     const { cp, service, store, published } = setup({ cooldownMinutes: 30 });
-    store.seed(desired(2, '2026-11-22T09:50:00.000Z', 'primary'));
+    store.seed(desiredDns('primary', 2, '2026-11-22T09:50:00.000Z'));
 
     // Act
-    const outcome = await requestTransition(cp, service, failover);
+    const outcome = await requestTransition(cp, service, failoverRequest());
     await cp.metrics.flush();
 
     // Assess
@@ -108,7 +97,7 @@ describe('engine metrics', () => {
   it('counts a failed step', async () => {
     // Prepare
     const { cp, capability, service, store, published } = setup();
-    store.seed(desired(3, '2026-11-22T09:00:00.000Z'));
+    store.seed(desiredDns('standby', 3, '2026-11-22T09:00:00.000Z'));
     capability.executeError = Object.assign(new Error('Rate exceeded'), {
       name: 'Throttling',
       $metadata: { httpStatusCode: 400 },
