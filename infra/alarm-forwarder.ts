@@ -1,4 +1,4 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { EventBus as EventBusTarget } from 'aws-cdk-lib/aws-events-targets';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -8,6 +8,7 @@ import { alarmRegionOf, type Config } from '../functions/config/schema';
 import { alarmStatePattern } from './alarm-trigger';
 import { deadLetterQueue } from './dead-letter-queue';
 import { nthId, splitForEventPatterns } from './limits';
+import { OperatorAlarms } from './operator-alarms';
 
 /**
  * The configured alarms that live outside the control plane's Region, by Region (sorted, names
@@ -59,6 +60,11 @@ export class AlarmForwarderStack extends Stack {
   readonly controlPlaneBus: IEventBus;
   /** Events EventBridge could not forward after its retries: an alarm lost here must be visible. */
   readonly deadLetterQueue: Queue;
+  /**
+   * Its dead-letter queue's alarm, on a topic of this Region (an alarm's action must be in its own
+   * Region), subscribed by the same `controlPlane.alarmEmails`.
+   */
+  readonly operatorAlarms: OperatorAlarms;
 
   constructor(scope: Construct, id: string, props: AlarmForwarderStackProps) {
     const { config, region, alarmNames } = props;
@@ -106,6 +112,22 @@ export class AlarmForwarderStack extends Stack {
       });
       rule.addTarget(target);
       return rule;
+    });
+    this.operatorAlarms = new OperatorAlarms(this, 'OperatorAlarms', { config });
+    this.operatorAlarms.watchScope(this);
+    new CfnOutput(this, 'ForwardDeadLetterQueueUrl', {
+      value: this.deadLetterQueue.queueUrl,
+      description: `Alarm events from ${region} EventBridge could not forward to ${controlPlaneRegion}`,
+    });
+    if (this.operatorAlarms.undelivered) {
+      new CfnOutput(this, 'UndeliveredAlarmQueueUrl', {
+        value: this.operatorAlarms.undelivered.queueUrl,
+        description: 'Alarm notifications SNS could not deliver to an address',
+      });
+    }
+    new CfnOutput(this, 'OperatorAlarmTopicArn', {
+      value: this.operatorAlarms.topic.topicArn,
+      description: `The alarm on this stack's dead-letter queue: subscribe people or a chat integration here`,
     });
   }
 }

@@ -6,8 +6,8 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../functions/core/metrics';
 import { READINESS_METRIC } from '../functions/readiness/metric';
-import { METRICS_NAMESPACE } from '../functions/report/aws';
 import { ROUTE53_SHARES } from '../functions/runtime/route53-shares';
 import type { CapabilityResources } from './capability-infra';
 import { ControlFunction } from './control-function';
@@ -89,7 +89,7 @@ export class Readiness extends Construct {
         namespace: METRICS_NAMESPACE,
         metricName: READINESS_METRIC,
         // The control plane's aggregate datapoint (functions/readiness/metric.ts): Powertools' service dimension only.
-        dimensionsMap: { service: 'understudy' },
+        dimensionsMap: { service: METRICS_SERVICE },
         statistic: 'Minimum',
         period: interval,
       }),

@@ -44,10 +44,13 @@ export class Reconciler extends Construct {
   readonly dispatcher: ControlFunction;
   readonly queue: Queue;
   readonly rule: Rule;
+  /** How often the schedule runs (the dispatcher's heartbeat, infra/operator-alarms.ts). */
+  readonly interval: Duration;
 
   constructor(scope: Construct, id: string, props: ReconcilerProps) {
     super(scope, id);
     const interval = props.interval ?? Duration.minutes(1);
+    this.interval = interval;
     const maxEventAge = Duration.seconds(Math.max(60, interval.toSeconds()));
 
     this.handler = new ControlFunction(this, 'Handler', {

@@ -1,4 +1,6 @@
 import { CfnOutput, CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
+import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { CAPABILITY_MODULES } from '../functions/capabilities/registry';
 import {
@@ -13,8 +15,10 @@ import { AlarmTrigger, alarmNamesOf } from './alarm-trigger';
 import { CAPABILITY_INFRA } from './capabilities';
 import type { CapabilityInfra, CapabilityResources } from './capability-infra';
 import type { ControlFunction } from './control-function';
+import { ControlPlaneDashboard } from './control-plane-dashboard';
 import { RESOURCES_PER_STACK } from './limits';
 import { Notifications } from './notifications';
+import { OperatorAlarms, pathName } from './operator-alarms';
 import { ACTING_ROLES_ENV, Readiness } from './readiness';
 import { Reconciler } from './reconciler';
 import { ExecutionReports } from './report-bucket';
@@ -58,6 +62,14 @@ export class UnderstudyStack extends Stack {
   readonly alarmTrigger: AlarmTrigger | undefined;
   /** What each configured capability deployed, by capability name. */
   readonly capabilities: ReadonlyMap<string, CapabilityResources>;
+  /**
+   * The control plane's own alarms and the SNS topic they reach people by. Another construct adds
+   * its alarm with `operatorAlarms.watch(alarm)`.
+   */
+  readonly operatorAlarms: OperatorAlarms;
+  readonly dashboard: ControlPlaneDashboard;
+  /** The queues whose URLs are outputs already (each function's failure queue, by function name). */
+  private readonly queuesWithOutputs = new Set<Queue>();
   /** The scheduled readiness check and its `ReadinessFailing` alarm (infra/readiness.ts). */
   readonly readiness: Readiness;
 
@@ -152,10 +164,37 @@ export class UnderstudyStack extends Stack {
       value: this.notifications.webhookSecret.secretArn,
       description: 'The secret whose value is the Slack incoming-webhook URL',
     });
+
+    // Watching the watcher: every function and dead-letter queue above, found by walking the tree
+    // (a new capability's are watched without being named), and the schedule's heartbeat.
+    this.operatorAlarms = new OperatorAlarms(this, 'OperatorAlarms', { config });
+    this.operatorAlarms.watchScope(this);
+    // Readiness failing reaches people by the same path: a failover that would not work is news.
+    this.operatorAlarms.watch(this.readiness.alarm, 'other', this.readiness.handler);
+    this.operatorAlarms.heartbeat(this.reconciler.dispatcher, this.reconciler.interval);
+    const queues = this.node.findAll().filter((c): c is Queue => c instanceof Queue);
+    for (const queue of queues.filter((q) => !this.queuesWithOutputs.has(q))) {
+      new CfnOutput(this, `${pathName(queue).replace(/-/g, '')}Url`, { value: queue.queueUrl });
+    }
+    this.dashboard = new ControlPlaneDashboard(this, 'Dashboard', {
+      capabilities: [...capabilities.keys()],
+      functions: this.node
+        .findAll()
+        .filter((c): c is LambdaFunction => c instanceof LambdaFunction)
+        .map((fn) => ({ name: pathName(fn), fn })),
+      queues: queues.map((queue) => ({ name: pathName(queue), queue })),
+      alarms: this.operatorAlarms,
+    });
+    new CfnOutput(this, 'OperatorAlarmTopicArn', {
+      value: this.operatorAlarms.topic.topicArn,
+      description: "The control plane's own alarms: subscribe people or a chat integration here",
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
     checkResourceBudget(this, config, modules, capabilities);
   }
 
   private outputs(name: string, fn: ControlFunction): void {
+    this.queuesWithOutputs.add(fn.failureQueue);
     new CfnOutput(this, `${name}FunctionName`, { value: fn.functionName });
     new CfnOutput(this, `${name}DeadLetterQueueUrl`, {
       value: fn.failureQueue.queueUrl,

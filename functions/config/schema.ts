@@ -65,6 +65,17 @@ const controlPlaneSchema = z.lazy(() =>
       .min(1)
       .max(24 * 60)
       .default(30),
+    /**
+     * Who hears about the control plane's own alarms (infra/operator-alarms.ts): each address is
+     * subscribed to the operator alarm topic by email (SNS asks the recipient to confirm once).
+     */
+    alarmEmails: z
+      .array(z.email({ message: 'must be an email address' }))
+      .max(20)
+      .refine((emails) => new Set(emails.map((e) => e.toLowerCase())).size === emails.length, {
+        message: 'lists an address twice',
+      })
+      .optional(),
   }),
 );
 

@@ -40,9 +40,14 @@ export const isIntentKey = (pending: Readonly<Record<string, string>>, key: stri
  * moved to its current site onwards (a later epoch that did not move it, such as an operator
  * re-recording params, does not make the call due again). A record without a time (written by an
  * earlier version, after the call returned) counts as recent for the current move only.
+ *
+ * "Recent" is judged at `observedAt`, when the reads the plan rests on began, not at `now`: what AWS
+ * did not show is proof that a call never took effect only if it was read after the grace period. A
+ * run that stalls between its reads and its plan (an SDK backoff, a slow call, a paused process) must
+ * not take a read made seconds after the call, from before AWS showed it, for such proof.
  */
 export const intended = (
-  input: Pick<PlanInput<unknown>, 'status' | 'epoch' | 'now' | 'intent'>,
+  input: Pick<PlanInput<unknown>, 'status' | 'epoch' | 'now' | 'observedAt' | 'intent'>,
   key: string,
 ):
   | { readonly kind: 'none' }
@@ -52,7 +57,8 @@ export const intended = (
   const currentMove = recorded >= (input.intent?.epoch ?? 0);
   const at = input.status?.pending?.[intendedAtKey(key)];
   if (at === undefined) return currentMove ? { kind: 'intended', recent: true } : { kind: 'none' };
-  const recent = input.now.getTime() - Date.parse(at) < ONCE_GRACE_MS;
+  const readAt = (input.observedAt ?? input.now).getTime();
+  const recent = readAt - Date.parse(at) < ONCE_GRACE_MS;
   return currentMove || recent ? { kind: 'intended', at, recent } : { kind: 'none' };
 };
 
@@ -80,6 +86,12 @@ export interface PlanInput<O> {
   readonly observed: O;
   readonly status: CapabilityStatus | undefined;
   readonly now: Date;
+  /**
+   * When observing began: every read in `observed` was made at this time or later, and possibly long
+   * before `now`. Whether AWS has had time to show a call recorded as intended is judged at this time
+   * (see `intended`). Absent: `now` (the reads were just made).
+   */
+  readonly observedAt?: Date | undefined;
 }
 
 export interface ActionResult {

@@ -2,6 +2,7 @@ import { type CapabilityName, type Config, capabilitiesOf, type ServiceConfig } 
 import type { Clock } from '../core/clock';
 import { classifyAwsError, type RetryableError, SupersededError, type TerminalError } from '../core/errors';
 import type { Log } from '../core/log';
+import { ENGINE_METRICS, type EngineMetrics } from '../core/metrics';
 import { activeSite, type CapabilityStatus, type Phase } from '../core/types';
 import { type RecoveryRecorder, recordRecovery } from '../report/recovery';
 import type { Lease, ServiceRecord, StateStore } from '../state/store';
@@ -48,6 +49,8 @@ export interface ControlPlane {
   readonly runName?: string | undefined;
   /** Where a measured recovery goes besides audit and Slack (metric, report bucket); absent: neither. */
   readonly recovery?: RecoveryRecorder | undefined;
+  /** The run's engine metrics (functions/core/metrics.ts), flushed by the handler; absent: none. */
+  readonly metrics?: EngineMetrics | undefined;
 }
 
 /** True once the run should start nothing new. */
@@ -108,6 +111,9 @@ export const assessCapability = async (
   try {
     const capability = await cp.capability(capabilityName);
     if (!capability) return { kind: 'missing' };
+    // Taken before the reads: the observe may take long (SDK backoffs, slow calls), and a call recorded
+    // as intended is taken as never made only if AWS did not show it in reads made after its grace.
+    const observedAt = cp.clock.now();
     const observed = await capability.observe(service, target, previous);
     const plan = capability.plan({
       service,
@@ -117,6 +123,7 @@ export const assessCapability = async (
       observed,
       status: previous,
       now: cp.clock.now(),
+      observedAt,
     });
     return { kind: 'planned', capability, plan };
   } catch (error) {
@@ -266,6 +273,7 @@ export const reconcileCapability = async (
           { ...base, at: status.updatedAt, kind: KIND_OF[phase], message: detail },
           { notify: !quiet },
         );
+        if (!quiet) countSettled(cp, capabilityName, phase, movedAt(desired, capabilityName));
       }
     }
     return { ...base, phase, detail };
@@ -391,6 +399,31 @@ export const reconcileCapability = async (
     ...(await settle('waiting', `${plan.detail}: ${outcome.detail}`, { pending: after, code: plan.code })),
     plan,
   };
+};
+
+/** When this epoch's decision moved the capability; undefined when this epoch did not move it. */
+const movedAt = (desired: ServiceRecord['desired'], capability: CapabilityName): string | undefined => {
+  const intent = desired.capabilities[capability];
+  return desired.epoch > 0 && intent?.epoch === desired.epoch ? intent.changedAt : undefined;
+};
+
+/**
+ * The engine metrics of a status that is news (what the audit log records, so a refusal or failure
+ * repeated unchanged by later runs counts once): a refusal, a failure, or a convergence with the
+ * seconds since the decision that moved the capability.
+ */
+const countSettled = (
+  cp: ControlPlane,
+  capability: CapabilityName,
+  phase: Phase,
+  changedAt: string | undefined,
+): void => {
+  if (phase === 'refused') cp.metrics?.count(ENGINE_METRICS.refusals, capability);
+  else if (phase === 'failed') cp.metrics?.count(ENGINE_METRICS.failures, capability);
+  else if (phase === 'converged' && changedAt !== undefined) {
+    const seconds = (cp.clock.now().getTime() - Date.parse(changedAt)) / 1000;
+    cp.metrics?.seconds(ENGINE_METRICS.secondsToConverge, capability, seconds);
+  }
 };
 
 /** The once-per-epoch records in a status' bookkeeping (each key with its time). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type CapabilityName, capabilitiesOf, type ServiceConfig } from '../config/schema';
+import { ENGINE_METRICS } from '../core/metrics';
 import type { DesiredState, TransitionRequest } from '../core/types';
 import { recoveryObjectives } from '../report/objectives';
 import { decideIntent } from '../state/intent';
@@ -103,6 +104,7 @@ export const requestTransition = async (
         kind: 'refused',
         message: `${request.reason}: refused, ${decision.reason}`,
       });
+      for (const c of timely.capabilities) cp.metrics?.count(ENGINE_METRICS.refusals, c);
       return { kind: 'cooldown', epoch: record.desired.epoch, reason: decision.reason };
     }
     const next = stamped(decision.next, decision.changed, request.observedAt ?? now.toISOString(), requestId);
@@ -125,6 +127,7 @@ export const requestTransition = async (
         ...recoveryObjectives(service),
       },
     });
+    for (const c of decision.changed) cp.metrics?.count(ENGINE_METRICS.transitions, c);
     const reports = await reconcileService(cp, service, decision.changed, {
       record: { ...record, desired: next },
       recordReadAt: readAt,

@@ -13,7 +13,8 @@ export type ControlPlaneFactory = (remainingMs?: () => number, run?: string) => 
 
 /**
  * Every control plane handler's wiring, once: the invocation's control plane with a deadline from
- * the Lambda context, the logger's context, and the audit and Slack writes awaited before returning.
+ * the Lambda context, the logger's context, and the audit and Slack writes and the run's engine
+ * metrics awaited before returning.
  */
 export const controlPlaneHandler = <R>(
   controlPlane: ControlPlaneFactory,
@@ -26,6 +27,7 @@ export const controlPlaneHandler = <R>(
       return await run(cp, event);
     } finally {
       await cp.reporter.flush();
+      await cp.metrics?.flush();
     }
   }).use(injectLambdaContext(logger));
 

@@ -1,8 +1,9 @@
 import type { ClientKit } from '../runtime/client-kit';
+import { powertoolsMetricPublisher } from '../runtime/metrics';
 import type { RecoveryRecorder } from './recovery';
 
-/** The CloudWatch namespace of the control plane's own metrics. */
-export const METRICS_NAMESPACE = 'Understudy';
+/** The CloudWatch namespace of the control plane's own metrics (defined in functions/core/metrics.ts). */
+export { METRICS_NAMESPACE } from '../core/metrics';
 
 /**
  * The report bucket's console link, not a presigned URL: a presigned URL signed with the function's
@@ -15,8 +16,8 @@ export const consoleLink = (region: string, bucket: string, key: string): string
 
 /**
  * A Lambda's recovery recorder: the report into the stack's bucket, the metric through Powertools
- * Metrics (CloudWatch embedded metric format in the function's log: no call, no client). S3 and
- * Metrics are loaded when a recovery is first measured, not at init.
+ * Metrics (functions/runtime/metrics.ts, the engine metrics' publisher too). S3 and Metrics are
+ * loaded when a recovery is first measured, not at init.
  */
 export const lambdaRecoveryRecorder = (
   clients: ClientKit,
@@ -24,15 +25,26 @@ export const lambdaRecoveryRecorder = (
   region: string,
 ): RecoveryRecorder => ({
   async metric(service, seconds, rtoMinutes) {
-    const { Metrics, MetricUnit } = await import('@aws-lambda-powertools/metrics');
-    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'understudy' });
-    metrics.addDimension('Service', service);
-    metrics.addMetric('RecoveryTimeSeconds', MetricUnit.Seconds, seconds);
-    if (rtoMinutes !== undefined) {
-      metrics.addMetric('RecoveryTimeObjectiveSeconds', MetricUnit.Seconds, rtoMinutes * 60);
-      metrics.addMetric('RecoveryOverObjective', MetricUnit.Count, seconds > rtoMinutes * 60 ? 1 : 0);
-    }
-    metrics.publishStoredMetrics();
+    const dimensions = { Service: service };
+    await powertoolsMetricPublisher([
+      { name: 'RecoveryTimeSeconds', unit: 'Seconds', value: seconds, dimensions },
+      ...(rtoMinutes === undefined
+        ? []
+        : [
+            {
+              name: 'RecoveryTimeObjectiveSeconds',
+              unit: 'Seconds' as const,
+              value: rtoMinutes * 60,
+              dimensions,
+            },
+            {
+              name: 'RecoveryOverObjective',
+              unit: 'Count' as const,
+              value: seconds > rtoMinutes * 60 ? 1 : 0,
+              dimensions,
+            },
+          ]),
+    ]);
   },
   ...(bucket !== undefined && {
     async store(key: string, html: string, json: string) {

@@ -4,6 +4,7 @@ import { CAPABILITY_MODULES } from '../capabilities/registry';
 import type { CapabilityName, Config } from '../config/schema';
 import { type Clock, systemClock } from '../core/clock';
 import type { Log } from '../core/log';
+import { EngineMetrics, type MetricPublisher } from '../core/metrics';
 import type { AlarmStateReader, ObservedAlarm } from '../engine/auto-failback';
 import type { Capability, CapabilitySource } from '../engine/capability';
 import type { ControlPlane } from '../engine/engine';
@@ -89,6 +90,8 @@ export interface ControlPlaneOptions {
   readonly runName?: string | undefined;
   /** Where measured recoveries go besides audit and Slack (functions/report/recovery.ts). */
   readonly recovery?: RecoveryRecorder | undefined;
+  /** Where each run's engine metrics go (functions/runtime/metrics.ts in Lambda); absent: none. */
+  readonly metricPublisher?: MetricPublisher | undefined;
 }
 
 /**
@@ -200,6 +203,7 @@ export const createControlPlane = (options: ControlPlaneOptions): ControlPlane =
     newId,
     runName: options.runName,
     recovery: options.recovery,
+    metrics: options.metricPublisher && new EngineMetrics(options.metricPublisher, log),
     reporter: new Reporter(store, notifier, log),
     capability:
       options.capabilities ??

@@ -15,6 +15,7 @@ import {
   type InvocationControlPlanes,
   slackNotifier,
 } from './control-plane';
+import { powertoolsMetricPublisher } from './metrics';
 import { ROUTE53_PER_SECOND_ENV } from './route53-shares';
 import { sqsWorkQueue, type WorkQueue } from './work-queue';
 
@@ -62,6 +63,7 @@ const initialise = (): Container => {
       notifier: slackNotifier(config, clients, logger, env.SLACK_WEBHOOK_SECRET_ARN),
       runName: process.env.AWS_LAMBDA_FUNCTION_NAME,
       recovery: lambdaRecoveryRecorder(clients, env.REPORT_BUCKET_NAME, env.AWS_REGION),
+      metricPublisher: powertoolsMetricPublisher,
     }),
     capability: env.UNDERSTUDY_CAPABILITY,
     workQueueUrl: env.UNDERSTUDY_WORK_QUEUE_URL,

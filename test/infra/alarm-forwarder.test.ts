@@ -103,16 +103,21 @@ describe('the alarm-forwarding stacks for alarms in other Regions', () => {
     },
   );
 
-  it('holds nothing but the rule, its dead-letter queue, the role and its policy, and refers to no other stack', () => {
+  it('holds nothing but the rule, its dead-letter queue and its alarm, the role and its policy, and refers to no other stack', () => {
     for (const { templateJson, stack } of synth.forwarders) {
       // Assess
       const types = Object.values(templateJson.Resources as Record<string, { Type: string }>).map(
         (r) => r.Type,
       );
+      // The dead-letter queue's alarm goes by a topic of this Region (infra/operator-alarms.ts).
       expect(types.sort()).toEqual([
+        'AWS::CloudWatch::Alarm',
         'AWS::Events::Rule',
         'AWS::IAM::Policy',
         'AWS::IAM::Role',
+        'AWS::KMS::Key',
+        'AWS::SNS::Topic',
+        'AWS::SNS::TopicPolicy',
         'AWS::SQS::Queue',
         'AWS::SQS::QueuePolicy',
       ]);

@@ -30,7 +30,7 @@ export const dnsOnlyExampleConfig = async (): Promise<Config> => {
 /**
  * A second runbook that exercises what the example does not: two services sharing a zone, a
  * wildcard and an alias record, a duplicated alarm, no Slack secret name (the stack creates one),
- * and non-default names and retention.
+ * an address for the operator alarms, and non-default names and retention.
  */
 export const inlineConfig = (): Config =>
   parseConfig(
@@ -42,6 +42,7 @@ export const inlineConfig = (): Config =>
         stateTableName: 'inline-failover-state',
         maxEventAgeSeconds: 30,
         logRetentionDays: 90,
+        alarmEmails: ['oncall@example.org'],
       },
       services: [
         {
@@ -289,3 +290,12 @@ export const synthesize = (config: Config, options: { readonly bundle?: boolean 
     cleanup: () => rmSync(outdir, { recursive: true, force: true }),
   };
 };
+
+/**
+ * The stack's alarms that are not the control plane's own (infra/operator-alarms.ts, and the
+ * ReadinessFailing alarm of infra/readiness.ts): those a capability makes, by logical id.
+ */
+export const capabilityAlarmIds = (synth: Pick<Synthesized, 'template'>): string[] =>
+  Object.keys(synth.template.findResources('AWS::CloudWatch::Alarm')).filter(
+    (id) => !id.startsWith('OperatorAlarms') && !id.startsWith('Readiness'),
+  );

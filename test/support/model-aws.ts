@@ -491,7 +491,9 @@ export class SimAws {
   }
 
   private promote(id: string) {
+    // Judged on the state AWS has now (a promotion may have finished since anyone last described it).
     const db = this.dbs.get(id);
+    if (db) this.progressDb(db);
     const epoch = currentCallGuard()?.epoch ?? -1;
     if (db?.status !== 'available' || db.replicaOf === undefined) {
       this.violation(

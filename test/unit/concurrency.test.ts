@@ -5,7 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig, type ServiceConfig } from '../../functions/config/schema';
 import { SupersededError } from '../../functions/core/errors';
-import type { DesiredState, Site } from '../../functions/core/types';
+import type { Site } from '../../functions/core/types';
 import { type CallGuard, withCallGuard } from '../../functions/engine/call-guard';
 import type { Capability, PlannedAction } from '../../functions/engine/capability';
 import { type ControlPlane, reconcileService } from '../../functions/engine/engine';
@@ -17,6 +17,7 @@ import { handleAlarmEvent } from '../../functions/trigger/handle-alarm';
 import {
   alarmEvent,
   configWith,
+  desiredDns as desired,
   FakeCapability,
   FakeClock,
   FakeStore,
@@ -35,15 +36,6 @@ import {
  */
 
 const T0 = '2026-11-22T10:00:00.000Z';
-
-const desired = (active: Site, epoch: number, changedAt = '2026-11-22T08:00:00.000Z'): DesiredState => ({
-  service: 'shop',
-  epoch,
-  capabilities: { dns: { active, epoch, changedAt } },
-  requestedBy: 'operator:alice',
-  requestedAt: changedAt,
-  reason: 'earlier transition',
-});
 
 const setup = (overrides: Parameters<typeof configWith>[0] = {}) => {
   const config = configWith({ mode: 'auto', cooldownMinutes: 0, ...overrides });

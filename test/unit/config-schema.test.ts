@@ -438,3 +438,41 @@ describe('parseConfig: ConfigError names the field and the reason', () => {
     expect(error.issues[0]).toMatch(/^\(top level\): /);
   });
 });
+
+describe('parseConfig: controlPlane.alarmEmails', () => {
+  it('takes a list of addresses for the operator alarm topic', () => {
+    // Prepare
+    const input = minimalInput();
+    input.controlPlane.alarmEmails = ['oncall@example.com', 'ops+understudy@example.org'];
+
+    // Act
+    const config = parseConfig(input);
+
+    // Assess
+    expect(config.controlPlane.alarmEmails).toEqual(['oncall@example.com', 'ops+understudy@example.org']);
+  });
+
+  it('rejects a value that is not an email address, naming the field', () => {
+    // Prepare
+    const input = minimalInput();
+    input.controlPlane.alarmEmails = ['oncall@example.com', '#ops-channel'];
+
+    // Act
+    const error = configErrorOf(input);
+
+    // Assess
+    expect(error.issues).toEqual(['controlPlane.alarmEmails[1]: must be an email address']);
+  });
+
+  it('rejects an address listed twice', () => {
+    // Prepare
+    const input = minimalInput();
+    input.controlPlane.alarmEmails = ['oncall@example.com', 'OnCall@example.com'];
+
+    // Act
+    const error = configErrorOf(input);
+
+    // Assess
+    expect(error.issues).toEqual(['controlPlane.alarmEmails: lists an address twice']);
+  });
+});

@@ -1,6 +1,7 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
   DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
   DescribeGlobalClustersCommand,
   FailoverGlobalClusterCommand,
   PromoteReadReplicaCommand,
@@ -15,12 +16,13 @@ import {
 } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { DatabaseAction } from '../../functions/capabilities/database/planner';
+import { type DatabaseAction, fenceTarget } from '../../functions/capabilities/database/planner';
 import { databaseCapability } from '../../functions/capabilities/database/rds';
 import { parseConfig, type ServiceConfig } from '../../functions/config/schema';
 import { SupersededError, TerminalError } from '../../functions/core/errors';
 import { silentLog } from '../../functions/core/log';
-import { FakeClock } from './fixtures';
+import { reconcileCapability } from '../../functions/engine/engine';
+import { FakeClock, testControlPlane } from './fixtures';
 
 const ONE = 'arn:aws:rds:eu-west-1:111111111111:cluster:one';
 const TWO = 'arn:aws:rds:eu-west-2:111111111111:cluster:two';
@@ -233,5 +235,99 @@ describe('database executor (aurora-global: FailoverGlobalCluster and Switchover
         },
       },
     ]);
+  });
+});
+
+describe('database capability under the engine (rds-replica)', () => {
+  const config = parseConfig({
+    controlPlane: { account: '111111111111', region: 'eu-west-2' },
+    services: [
+      {
+        name: 'shop',
+        database: {
+          kind: 'rds-replica',
+          primaryInstanceId: 'db1',
+          replicaInstanceId: 'db2',
+          endpoint: { hostedZoneId: 'ZDB', name: 'db.shop.internal' },
+        },
+      },
+    ],
+  });
+  const shop = config.services[0] as ServiceConfig;
+  const dbInstance = (id: string, replicaOf?: string) => ({
+    DBInstanceIdentifier: id,
+    DBInstanceArn: `arn:aws:rds:eu-west-2:111111111111:db:${id}`,
+    DBInstanceStatus: 'available',
+    Endpoint: { Address: `${id}.x.eu-west-2.rds.amazonaws.com` },
+    ReadReplicaSourceDBInstanceIdentifier: replicaOf,
+  });
+
+  it('does not promote again on a read from just after the promotion when the run stalls before it plans', async () => {
+    // Prepare: epoch 1 moved the database to the standby; PromoteReadReplica for db2 returned at
+    // 10:00:00 (recorded as intended). A run reads RDS 6 s later, while RDS does not show the
+    // promotion yet (eventual consistency: still an available replica), then stalls 5 minutes in its
+    // lag read (a slow call, SDK backoffs, a paused CLI) before it plans.
+    const clock = new FakeClock('2026-11-22T10:00:06.000Z');
+    const base = testControlPlane({ config, clock });
+    const db = databaseCapability(
+      {
+        rds: () => new RDSClient({}),
+        cloudwatch: () => new CloudWatchClient({}),
+        route53: new Route53Client({}),
+      },
+      clock,
+      silentLog,
+      { homeRegion: 'eu-west-2', verifyAttempts: 1, verifyIntervalMs: 0 },
+    );
+    const cp = { ...base, capability: async (name: string) => (name === 'database' ? db : undefined) };
+    const store = base.fakeStore;
+    store.desired.set('shop', {
+      service: 'shop',
+      epoch: 1,
+      capabilities: { database: { active: 'standby', epoch: 1, changedAt: '2026-11-22T09:59:50.000Z' } },
+      requestedBy: 'alarm:shop-primary-unhealthy',
+      requestedAt: '2026-11-22T09:59:50.000Z',
+      reason: 'alarm',
+    });
+    store.statuses.set('shop', {
+      database: {
+        capability: 'database',
+        epoch: 1,
+        active: 'standby',
+        phase: 'waiting',
+        detail: 'promotion of db2 issued; waiting until it is writable',
+        pending: { promotedEpoch: '1', promotedEpochAt: '2026-11-22T10:00:00.000Z', fencedEpoch: '1' },
+        updatedAt: '2026-11-22T10:00:00.000Z',
+      },
+    });
+    route53.on(ListResourceRecordSetsCommand).resolves({
+      ResourceRecordSets: [
+        { Name: 'db.shop.internal.', Type: 'CNAME', ResourceRecords: [{ Value: fenceTarget(1) }] },
+      ],
+    });
+    rds
+      .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'db1' })
+      .resolves({ DBInstances: [dbInstance('db1')] });
+    rds
+      .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'db2' })
+      .resolves({ DBInstances: [dbInstance('db2', 'db1')] });
+    rds.on(PromoteReadReplicaCommand).resolves({});
+    cloudwatch.on(GetMetricDataCommand).callsFake(() => {
+      clock.advance(5 * 60_000);
+      return { MetricDataResults: [{ Id: 'lag', Timestamps: [clock.now()], Values: [1] }] };
+    });
+    const grant = await store.acquireLease('shop', 'test', clock.now(), 90_000);
+    const record = await store.readService('shop');
+
+    // Act
+    const report = await reconcileCapability(cp, shop, record, 'database', { lease: grant?.lease });
+
+    // Assess: the read was made 6 s after the call, so it proves nothing: wait, no second call.
+    expect(rds.commandCalls(PromoteReadReplicaCommand)).toHaveLength(0);
+    expect(report).toMatchObject({ phase: 'waiting', detail: expect.stringMatching(/promotion of db2/) });
+    expect(store.statuses.get('shop')?.database?.pending).toMatchObject({
+      promotedEpoch: '1',
+      promotedEpochAt: '2026-11-22T10:00:00.000Z',
+    });
   });
 });

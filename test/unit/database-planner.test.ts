@@ -165,6 +165,30 @@ describe('database planner, rds-replica', () => {
     expect(underWay.kind).toBe('wait');
   });
 
+  it('judges the grace at the time of its reads: a read from just after the call is no proof, however late the plan', () => {
+    // Promotion recorded at 00:00:30; RDS read at 00:00:36, when it did not show it yet (eventual
+    // consistency); the run then stalled and plans at 00:05:36, past the grace. The read says nothing
+    // about whether the call took effect: wait, never a second PromoteReadReplica.
+    const stalled = (epoch: number) => ({
+      ...input(
+        { instances: healthy, lagSeconds: 1, endpoint: { target: fenceTarget(1) } },
+        { epoch, status: { pending: { promotedEpoch: '1', promotedEpochAt: '2026-01-01T00:00:30Z' } } },
+      ),
+      observedAt: new Date('2026-01-01T00:00:36Z'),
+      now: new Date('2026-01-01T00:05:36Z'),
+    });
+    const stale = stalled(1);
+    expect(planDatabase(stale)).toMatchObject({
+      kind: 'wait',
+      detail: expect.stringMatching(/promotion of db2 issued/),
+    });
+    // The same promotion recorded in an earlier epoch (the capability moved away and back since).
+    expect(planDatabase(stalled(3)).kind).toBe('wait');
+    // Reads made after the grace that still show no promotion: it never took effect; issued again.
+    const late = { ...stale, observedAt: new Date('2026-01-01T00:03:00Z') };
+    expect(apis(planDatabase(late))).toEqual(['rds:PromoteReadReplica']);
+  });
+
   it('repoints the fenced name once the replica is writable (the crash-between-steps case)', () => {
     const plan = planDatabase(
       input({

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../functions/config/schema';
-import type { DesiredState, Site, TransitionRequest } from '../../functions/core/types';
+import type { Site } from '../../functions/core/types';
 import { reconcileAll, reconcileCapability, reconcileService } from '../../functions/engine/engine';
 import { requestTransition } from '../../functions/engine/transition';
 import type { Notifier } from '../../functions/notify/slack';
@@ -9,9 +9,11 @@ import { type AlarmOutcome, handleAlarmEvent } from '../../functions/trigger/han
 import {
   alarmEvent,
   configWith,
+  desiredDns as desired,
   FakeCapability,
   FakeClock,
   FakeStore,
+  failoverRequest,
   onlyService,
   RecordingNotifier,
   testControlPlane,
@@ -42,26 +44,6 @@ const setup = (
     log: cp.recordingLog,
   };
 };
-
-/** A desired state as an earlier transition would have written it. */
-const desired = (active: Site, epoch: number, changedAt = '2026-11-22T08:00:00.000Z'): DesiredState => ({
-  service: 'shop',
-  epoch,
-  capabilities: { dns: { active, epoch, changedAt } },
-  requestedBy: 'operator:alice',
-  requestedAt: changedAt,
-  reason: 'earlier transition',
-});
-
-const failoverRequest = (overrides: Partial<TransitionRequest> = {}): TransitionRequest => ({
-  service: 'shop',
-  capabilities: ['dns'],
-  target: 'standby',
-  requestedBy: 'alarm:shop-primary-unhealthy',
-  reason: 'alarm shop-primary-unhealthy is ALARM',
-  ignoreCooldown: false,
-  ...overrides,
-});
 
 const throttling = () =>
   Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });

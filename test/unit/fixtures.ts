@@ -13,6 +13,7 @@ import {
   type DesiredState,
   initialDesiredState,
   type Site,
+  type TransitionRequest,
 } from '../../functions/core/types';
 import type { Capability, CapabilityPlan, PlannedAction } from '../../functions/engine/capability';
 import type { ControlPlane } from '../../functions/engine/engine';
@@ -610,3 +611,28 @@ export const alarmEvent = (
     },
   };
 };
+
+/** A failover of shop's DNS, asked by its alarm (override any field). */
+export const failoverRequest = (overrides: Partial<TransitionRequest> = {}): TransitionRequest => ({
+  service: 'shop',
+  capabilities: ['dns'],
+  target: 'standby',
+  requestedBy: 'alarm:shop-primary-unhealthy',
+  reason: 'alarm shop-primary-unhealthy is ALARM',
+  ignoreCooldown: false,
+  ...overrides,
+});
+
+/** shop's desired state after an earlier operator transition put DNS on `active` at `epoch`. */
+export const desiredDns = (
+  active: Site,
+  epoch: number,
+  changedAt = '2026-11-22T08:00:00.000Z',
+): DesiredState => ({
+  service: 'shop',
+  epoch,
+  capabilities: { dns: { active, epoch, changedAt } },
+  requestedBy: 'operator:alice',
+  requestedAt: changedAt,
+  reason: 'earlier transition',
+});

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { CapabilityName } from '../../functions/config/schema';
-import { type DesiredState, initialDesiredState, type TransitionRequest } from '../../functions/core/types';
+import { type DesiredState, initialDesiredState } from '../../functions/core/types';
 import { decideIntent } from '../../functions/state/intent';
-import { configWith, onlyService } from './fixtures';
+import { configWith, onlyService, failoverRequest as request } from './fixtures';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 const minutes = (n: number) => n * 60_000;
-
-const request = (overrides: Partial<TransitionRequest> = {}): TransitionRequest => ({
-  service: 'shop',
-  capabilities: ['dns'],
-  target: 'standby',
-  requestedBy: 'alarm:shop-primary-unhealthy',
-  reason: 'alarm shop-primary-unhealthy is ALARM',
-  ignoreCooldown: false,
-  ...overrides,
-});
 
 /** A service whose dns moved to `active` at `changedAt`, at `epoch`. */
 const movedState = (active: 'primary' | 'standby', changedAt: Date, epoch = 3): DesiredState => ({
