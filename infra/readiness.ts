@@ -83,6 +83,7 @@ export class Readiness extends Construct {
     );
 
     this.alarm = new Alarm(this, 'ReadinessFailing', {
+      alarmName: `${props.config.controlPlane.stackName}-ReadinessFailing`,
       alarmDescription:
         'understudy: some capability of some service is not ready to fail over or back; `understudy check` says why',
       metric: new Metric({

@@ -54,6 +54,7 @@ describe('the readiness check in the stack', () => {
   it('alarms (ReadinessFailing) while the control plane-wide Readiness metric is below 1', () => {
     expect(synth.stack.readiness.alarm).toBeDefined();
     synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'understudy-ReadinessFailing',
       Namespace: 'Understudy',
       MetricName: 'Readiness',
       Dimensions: [{ Name: 'service', Value: 'understudy' }],
