@@ -34,8 +34,22 @@ export interface ZoneRecords {
   recordSets(hostedZoneId: string): Promise<readonly ListedRecordSet[]>;
   /** The record sets of one name and type (any letter case, trailing dot or not, `*` or `\052`). */
   find(hostedZoneId: string, name: string, type: string): Promise<ListedRecordSet[]>;
-  /** Forgets a zone after writing to it, so a later read in the same run sees the write. */
+  /**
+   * Records a change batch Route 53 accepted for the zone: the run's copy of the zone is patched with
+   * it (a batch takes effect all or nothing when it is accepted; PENDING and INSYNC are about the name
+   * servers), so later reads in the run see the write without listing the zone again. In a
+   * Region-wide failover one re-read of the zone per moved service was most of a run's Route 53
+   * requests. A zone this run has not read is left unread.
+   */
+  written(hostedZoneId: string, changes: readonly WrittenChange[]): void;
+  /** Forgets a zone after a write whose outcome is unknown, so a later read lists it again. */
   forget(hostedZoneId: string): void;
+}
+
+/** One change of an accepted batch, as ChangeResourceRecordSets took it. */
+export interface WrittenChange {
+  readonly Action?: string | undefined;
+  readonly ResourceRecordSet?: ListedRecordSet | undefined;
 }
 
 export interface RunScope {

@@ -1,6 +1,6 @@
 import type { ResourceRecordSet, Route53Client } from '@aws-sdk/client-route-53';
 import type { ClientKit } from './client-kit';
-import type { RunScope, ZoneRecords } from './run-scope';
+import type { ListedRecordSet, RunScope, WrittenChange, ZoneRecords } from './run-scope';
 
 /** The most ListResourceRecordSets returns in one page. */
 export const ZONE_PAGE_SIZE = 300;
@@ -11,6 +11,24 @@ export const canonicalName = (name: string): string => {
     String.fromCharCode(Number.parseInt(octal, 8)),
   );
   return (unescaped.endsWith('.') ? unescaped : `${unescaped}.`).toLowerCase();
+};
+
+/** What names one record set in a zone: its name, type and set identifier (weighted, failover). */
+const recordSetKey = (set: ListedRecordSet) =>
+  `${canonicalName(set.Name ?? '')} ${set.Type ?? ''} ${set.SetIdentifier ?? ''}`;
+
+/** A zone's record sets after an accepted batch: each change's set deleted, or put in its place. */
+export const withChanges = (
+  sets: readonly ListedRecordSet[],
+  changes: readonly WrittenChange[],
+): ListedRecordSet[] => {
+  const after = new Map(sets.map((set) => [recordSetKey(set), set] as const));
+  for (const { Action, ResourceRecordSet: set } of changes) {
+    if (set === undefined) continue;
+    if (Action === 'DELETE') after.delete(recordSetKey(set));
+    else after.set(recordSetKey(set), set);
+  }
+  return [...after.values()];
 };
 
 /**
@@ -28,7 +46,7 @@ export const loadRoute53Sdk = () => {
 };
 
 export const zoneRecordsReader = (route53: () => Promise<Route53Client>): ZoneRecords => {
-  const zones = new Map<string, Promise<readonly ResourceRecordSet[]>>();
+  const zones = new Map<string, Promise<readonly ListedRecordSet[]>>();
 
   const readZone = async (hostedZoneId: string): Promise<readonly ResourceRecordSet[]> => {
     const [client, { ListResourceRecordSetsCommand }] = await Promise.all([route53(), loadRoute53Sdk()]);
@@ -70,6 +88,15 @@ export const zoneRecordsReader = (route53: () => Promise<Route53Client>): ZoneRe
       return (await recordSets(hostedZoneId)).filter(
         (set) => set.Type === type && canonicalName(set.Name ?? '') === wanted,
       );
+    },
+    written(hostedZoneId, changes) {
+      const read = zones.get(hostedZoneId);
+      if (read === undefined) return;
+      const patched = read.then((sets) => withChanges(sets, changes));
+      patched.catch(() => {
+        if (zones.get(hostedZoneId) === patched) zones.delete(hostedZoneId);
+      });
+      zones.set(hostedZoneId, patched);
     },
     forget(hostedZoneId) {
       zones.delete(hostedZoneId);

@@ -13,7 +13,7 @@ import {
   StopDBInstanceCommand,
   SwitchoverGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
-import { Route53Client } from '@aws-sdk/client-route-53';
+import { type Change, Route53Client } from '@aws-sdk/client-route-53';
 import type { ServiceConfig } from '../../config/schema';
 import type { Clock } from '../../core/clock';
 import { classifyAwsError, SupersededError } from '../../core/errors';
@@ -266,29 +266,26 @@ export const databaseCapability = (
 
   const upsertEndpoint = async (action: UpsertEndpointAction): Promise<ActionResult> => {
     const p = action.params;
+    const changes: Change[] = [
+      {
+        Action: 'UPSERT',
+        ResourceRecordSet: { Name: p.Name, Type: 'CNAME', TTL: p.TTL, ResourceRecords: [{ Value: p.Value }] },
+      },
+    ];
     const write = changeRecordSets(
       clients.route53,
       clock,
-      {
-        hostedZoneId: p.HostedZoneId,
-        comment: p.Comment,
-        changes: [
-          {
-            Action: 'UPSERT',
-            ResourceRecordSet: {
-              Name: p.Name,
-              Type: 'CNAME',
-              TTL: p.TTL,
-              ResourceRecords: [{ Value: p.Value }],
-            },
-          },
-        ],
-      },
+      { hostedZoneId: p.HostedZoneId, comment: p.Comment, changes },
       // A fence is not waited for: the promotion that follows takes minutes, and the repoint is verified.
       action.step === 'fence' ? false : options,
     );
-    // Later reads of this run must see the write, even one that failed half-way.
-    const { changeId, status } = await write.finally(() => clients.zoneRecords?.().forget(p.HostedZoneId));
+    // Later reads of this run must see the write: an accepted one is applied to the run's copy of the
+    // zone, one whose outcome is unknown makes the next read list the zone again.
+    const { changeId, status } = await write.catch((error: unknown) => {
+      clients.zoneRecords?.().forget(p.HostedZoneId);
+      throw error;
+    });
+    clients.zoneRecords?.().written(p.HostedZoneId, changes);
     if (action.step === 'fence') {
       return {
         verified: false,

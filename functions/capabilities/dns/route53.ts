@@ -416,10 +416,14 @@ export const dnsCapability = (
           options,
         ),
       );
-      // Later reads of this run must see the write, even one that failed half-way.
-      const { changeId, status } = await write.finally(() =>
-        reads.run?.().zoneRecords.forget(action.params.HostedZoneId),
-      );
+      // Later reads of this run must see the write: an accepted one is applied to the run's copy of the
+      // zone, one whose outcome is unknown makes the next read list the zone again.
+      const zone = () => reads.run?.().zoneRecords;
+      const { changeId, status } = await write.catch((error: unknown) => {
+        zone()?.forget(action.params.HostedZoneId);
+        throw error;
+      });
+      zone()?.written(action.params.HostedZoneId, action.params.ChangeBatch.Changes);
       const changes = action.params.ChangeBatch.Changes.length;
       return status === 'INSYNC'
         ? { verified: true, detail: `${changes} record set(s) written; change ${changeId} is INSYNC` }
