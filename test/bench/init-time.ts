@@ -32,6 +32,7 @@ export const FUNCTION_ENTRIES: Readonly<Record<string, string>> = {
   'reconcile-worker': 'functions/handlers/reconcile-worker.ts',
   'resource-event': 'functions/handlers/resource-event.ts',
   'mail-recorder': 'functions/capabilities/mail/recorder-handler.ts',
+  readiness: 'functions/handlers/readiness.ts',
 };
 
 export const REFERENCE = 'reference: one bundled Route 53 client';
