@@ -191,11 +191,16 @@ export class OperatorAlarms extends Construct {
    * a row. No data counts as missing (Lambda sends no Invocations datapoint for a function that did
    * not run).
    */
-  heartbeat(fn: LambdaFunction, interval: Duration, missed = 3): AlarmBase {
+  heartbeat(
+    fn: LambdaFunction,
+    interval: Duration,
+    consequence = 'nothing reconciles, and no missed alarm is caught up',
+    missed = 3,
+  ): AlarmBase {
     const period = Duration.seconds(Math.max(60, interval.toSeconds()));
     const alarm = new MetricAlarm(this, `${pathId(fn)}Heartbeat`, {
       alarmName: `${this.prefix}-${pathName(fn)}-Heartbeat`,
-      alarmDescription: `understudy ${this.prefix}: the scheduled run (${fn.node.path}) was not invoked for ${missed} intervals of ${period.toHumanString()}: nothing reconciles, and no missed alarm is caught up`,
+      alarmDescription: `understudy ${this.prefix}: the scheduled run (${fn.node.path}) was not invoked for ${missed} intervals of ${period.toHumanString()}: ${consequence}`,
       metric: fn.metricInvocations({ period, statistic: 'Sum' }),
       threshold: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,

@@ -39,6 +39,8 @@ export class Readiness extends Construct {
   readonly rule: Rule;
   /** ALARM while the last readiness check found some part of some service not ready. */
   readonly alarm: Alarm;
+  /** How often the schedule runs the check (controlPlane.readinessIntervalMinutes). */
+  readonly interval: Duration;
   /** The roles whose rights the IAM check simulates (the acting functions'). */
   readonly actingRoleArns: readonly string[];
 
@@ -46,6 +48,7 @@ export class Readiness extends Construct {
     super(scope, id);
     const minutes = props.config.controlPlane.readinessIntervalMinutes;
     const interval = Duration.minutes(minutes);
+    this.interval = interval;
 
     this.handler = new ControlFunction(this, 'Handler', {
       config: props.config,

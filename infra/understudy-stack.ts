@@ -172,6 +172,11 @@ export class UnderstudyStack extends Stack {
     // Readiness failing reaches people by the same path: a failover that would not work is news.
     this.operatorAlarms.watch(this.readiness.alarm, 'other', this.readiness.handler);
     this.operatorAlarms.heartbeat(this.reconciler.dispatcher, this.reconciler.interval);
+    this.operatorAlarms.heartbeat(
+      this.readiness.handler,
+      this.readiness.interval,
+      'readiness is not checked, and a standby that broke goes unnoticed until the incident',
+    );
     const queues = this.node.findAll().filter((c): c is Queue => c instanceof Queue);
     for (const queue of queues.filter((q) => !this.queuesWithOutputs.has(q))) {
       new CfnOutput(this, `${pathName(queue).replace(/-/g, '')}Url`, { value: queue.queueUrl });

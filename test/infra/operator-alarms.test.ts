@@ -112,6 +112,22 @@ describe('the operator alarms of the stack for the example config', () => {
     });
   });
 
+  it('alarms when the readiness schedule misses three of its intervals', () => {
+    // Prepare
+    const readiness = idOf(synth.stack, synth.stack.readiness.handler);
+
+    // Assess
+    const [heartbeat, ...more] = alarmsOn(synth.templateJson, 'Invocations', readiness);
+    expect(more).toEqual([]);
+    expect(heartbeat?.[1].Properties).toMatchObject({
+      Period: synth.stack.readiness.interval.toSeconds(),
+      EvaluationPeriods: 3,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: topicId }],
+    });
+  });
+
   it('sends alarms by an encrypted, TLS-only topic to the configured addresses, not through a function', () => {
     // Assess
     synth.template.hasResourceProperties('AWS::SNS::Topic', {
@@ -156,8 +172,9 @@ describe('the operator alarms of the stack for the example config', () => {
     for (const [, alarm] of resourcesOf(synth.templateJson, 'AWS::CloudWatch::Alarm')) {
       expect(JSON.stringify(alarm.Properties.AlarmActions ?? [])).not.toMatch(/lambda/i);
     }
-    // Errors and throttles of 7 functions, 8 dead-letter queues, the heartbeat, and ReadinessFailing.
-    expect(synth.stack.operatorAlarms.alarms).toHaveLength(7 * 2 + 8 + 1 + 1);
+    // Errors and throttles of 7 functions, 8 dead-letter queues, the two schedules' heartbeats, and
+    // ReadinessFailing.
+    expect(synth.stack.operatorAlarms.alarms).toHaveLength(7 * 2 + 8 + 2 + 1);
     expect(synth.stack.operatorAlarms.alarms.map((a) => a.alarm)).toContain(synth.stack.readiness.alarm);
   });
 
