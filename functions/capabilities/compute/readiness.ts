@@ -1,13 +1,6 @@
 import type { ServiceConfig } from '../../config/schema';
-import {
-  type CapabilityReadiness,
-  notReady,
-  type ReadinessDirection,
-  type ReadinessFinding,
-  type ReadinessInput,
-  type RequiredCall,
-  ready,
-} from '../../readiness/finding';
+import type * as R from '../../readiness/finding';
+import { notReady, ready } from '../../readiness/finding';
 import type { InstanceSelector } from './config';
 import type { ObservedInstance } from './planner';
 
@@ -39,13 +32,13 @@ const groupName = (arn: string): string => arn.split(':').at(-1)?.split('/')[1] 
  * them (EC2 lists terminated instances for a while), as long as another can serve.
  */
 const serversFinding = (
-  direction: ReadinessDirection,
+  direction: R.ReadinessDirection,
   check: string,
   role: string,
   ids: readonly string[],
   named: readonly string[],
   instances: ComputeReadinessObserved['instances'],
-): ReadinessFinding => {
+): R.ReadinessFinding => {
   const problems: string[] = [];
   const usable: string[] = [];
   let gone = 0;
@@ -79,12 +72,12 @@ const serversFinding = (
 export const assessCompute = (
   service: ServiceConfig,
   observed: ComputeReadinessObserved,
-  input: ReadinessInput,
-): CapabilityReadiness => {
+  input: R.ReadinessInput,
+): R.CapabilityReadiness => {
   const compute = service.compute;
   if (!compute) return { findings: [] };
-  const findings: ReadinessFinding[] = [];
-  const groups = (direction: ReadinessDirection) =>
+  const findings: R.ReadinessFinding[] = [];
+  const groups = (direction: R.ReadinessDirection) =>
     observed.missingGroups.length > 0
       ? notReady(
           direction,
@@ -138,10 +131,10 @@ export const assessCompute = (
 };
 
 const instanceCalls = (
-  direction: ReadinessDirection,
+  direction: R.ReadinessDirection,
   selector: InstanceSelector,
   arn: (id: string) => string,
-): RequiredCall[] =>
+): R.RequiredCall[] =>
   selector.tag
     ? [
         {
@@ -158,13 +151,13 @@ const instanceCalls = (
       }));
 
 /** The calls a move would make, for the IAM check: start the servers, register them, scale up. */
-export const computeCalls = (service: ServiceConfig, input: ReadinessInput): RequiredCall[] => {
+export const computeCalls = (service: ServiceConfig, input: R.ReadinessInput): R.RequiredCall[] => {
   const compute = service.compute;
   if (!compute) return [];
   const { partition, account } = input;
   const region = compute.targetGroupArns[0]?.split(':')[3] ?? '';
   const arn = (id: string) => `arn:${partition}:ec2:${region}:${account}:instance/${id}`;
-  const calls: RequiredCall[] = [];
+  const calls: R.RequiredCall[] = [];
   for (const direction of ['failover', 'failback'] as const) {
     for (const group of compute.targetGroupArns) {
       calls.push({ direction, action: 'elasticloadbalancing:RegisterTargets', resource: group });

@@ -1,14 +1,6 @@
 import type { ServiceConfig } from '../../config/schema';
-import {
-  type CapabilityReadiness,
-  iamRecordName,
-  notReady,
-  type ReadinessDirection,
-  type ReadinessFinding,
-  type ReadinessInput,
-  type RequiredCall,
-  ready,
-} from '../../readiness/finding';
+import type * as R from '../../readiness/finding';
+import { iamRecordName, notReady, ready } from '../../readiness/finding';
 import type { DatabaseConfig } from './config';
 import {
   type AuroraClusterObserved,
@@ -28,12 +20,12 @@ import {
  */
 
 const lagFinding = (
-  direction: ReadinessDirection,
+  direction: R.ReadinessDirection,
   db: DatabaseConfig,
   candidate: string,
   metric: string,
   lagSeconds: number | undefined,
-): ReadinessFinding => {
+): R.ReadinessFinding => {
   if (lagSeconds === undefined) {
     return notReady(
       direction,
@@ -63,12 +55,12 @@ const lagFinding = (
 };
 
 const instanceFinding = (
-  direction: ReadinessDirection,
+  direction: R.ReadinessDirection,
   check: string,
   role: string,
   id: string,
   instance: DbInstanceView | undefined,
-): ReadinessFinding =>
+): R.ReadinessFinding =>
   !instance
     ? notReady(direction, check, `${role} ${id} does not exist`)
     : instance.status !== 'available'
@@ -78,8 +70,8 @@ const instanceFinding = (
 const rdsReplica = (
   db: Extract<DatabaseConfig, { kind: 'rds-replica' }>,
   observed: RdsReplicaObserved,
-  input: ReadinessInput,
-): ReadinessFinding[] => {
+  input: R.ReadinessInput,
+): R.ReadinessFinding[] => {
   const replica = rdsSiteOf(db, 'standby', observed.homeRegion).id;
   const primary = rdsSiteOf(db, 'primary', observed.homeRegion).id;
   const standby = observed.instances.standby;
@@ -91,7 +83,9 @@ const rdsReplica = (
       instanceFinding('failback', 'standby-writer', 'the current writer', replica, standby),
     ];
   }
-  const findings: ReadinessFinding[] = [instanceFinding('failover', 'replica', 'replica', replica, standby)];
+  const findings: R.ReadinessFinding[] = [
+    instanceFinding('failover', 'replica', 'replica', replica, standby),
+  ];
   if (standby && standby.status === 'available') {
     if (standby.replicaOf === undefined) {
       findings.push(
@@ -112,24 +106,24 @@ const rdsReplica = (
 const auroraCluster = (
   db: Extract<DatabaseConfig, { kind: 'aurora-cluster' }>,
   observed: AuroraClusterObserved,
-  input: ReadinessInput,
-): ReadinessFinding[] => {
+  input: R.ReadinessInput,
+): R.ReadinessFinding[] => {
   const cluster = observed.cluster;
   if (!cluster) {
     return (['failover', 'failback'] as const).map((d) =>
       notReady(d, 'cluster', `Aurora cluster ${db.clusterId} does not exist`),
     );
   }
-  const clusterFinding = (d: ReadinessDirection) =>
+  const clusterFinding = (d: R.ReadinessDirection) =>
     cluster.status === 'available'
       ? ready(d, 'cluster', `Aurora cluster ${db.clusterId} is available`)
       : notReady(d, 'cluster', `Aurora cluster ${db.clusterId} is ${cluster.status}, not available`);
-  const member = (id: string, d: ReadinessDirection, check: string) =>
+  const member = (id: string, d: R.ReadinessDirection, check: string) =>
     cluster.members.some((m) => m.id === id)
       ? ready(d, check, `${id} is a member of ${db.clusterId}`)
       : notReady(d, check, `${id} is not a member of Aurora cluster ${db.clusterId}`);
   const target = input.active === 'primary' ? db.targetReaderInstanceId : db.writerInstanceId;
-  const direction: ReadinessDirection = input.active === 'primary' ? 'failover' : 'failback';
+  const direction: R.ReadinessDirection = input.active === 'primary' ? 'failover' : 'failback';
   const findings = [clusterFinding(direction), member(target, direction, 'target-member')];
   const isWriter = cluster.members.some((m) => m.id === target && m.writer);
   // Observed towards the standby: the reader's status and lag are read only while it is a reader.
@@ -150,10 +144,10 @@ const auroraCluster = (
 const auroraGlobal = (
   db: Extract<DatabaseConfig, { kind: 'aurora-global' }>,
   observed: AuroraGlobalObserved,
-  input: ReadinessInput,
-): ReadinessFinding[] => {
+  input: R.ReadinessInput,
+): R.ReadinessFinding[] => {
   const global = observed.global;
-  const direction: ReadinessDirection = input.active === 'primary' ? 'failover' : 'failback';
+  const direction: R.ReadinessDirection = input.active === 'primary' ? 'failover' : 'failback';
   if (!global) {
     return [notReady(direction, 'global-cluster', `global database ${db.globalClusterId} does not exist`)];
   }
@@ -175,13 +169,13 @@ const auroraGlobal = (
 /** The calls a move would make, for the IAM check: the promotion or failover, and the repoint. */
 export const databaseCalls = (
   service: ServiceConfig,
-  input: ReadinessInput,
+  input: R.ReadinessInput,
   homeRegion: string,
-): RequiredCall[] => {
+): R.RequiredCall[] => {
   const db = service.database;
   if (!db) return [];
   const { partition, account } = input;
-  const repoint = (direction: ReadinessDirection): RequiredCall => ({
+  const repoint = (direction: R.ReadinessDirection): R.RequiredCall => ({
     direction,
     action: 'route53:ChangeResourceRecordSets',
     resource: `arn:${partition}:route53:::hostedzone/${db.endpoint.hostedZoneId}`,
@@ -191,7 +185,7 @@ export const databaseCalls = (
       'route53:ChangeResourceRecordSetsNormalizedRecordNames': [iamRecordName(db.endpoint.name)],
     },
   });
-  const calls: RequiredCall[] = [repoint('failover'), repoint('failback')];
+  const calls: R.RequiredCall[] = [repoint('failover'), repoint('failback')];
   if (db.kind === 'rds-replica') {
     const replica = rdsSiteOf(db, 'standby', homeRegion);
     calls.push({
@@ -223,8 +217,8 @@ export const databaseCalls = (
 export const assessDatabase = (
   service: ServiceConfig,
   observed: DatabaseObserved,
-  input: ReadinessInput,
-): CapabilityReadiness => {
+  input: R.ReadinessInput,
+): R.CapabilityReadiness => {
   const db = service.database;
   if (!db) return { findings: [] };
   const findings =

@@ -1,16 +1,7 @@
 import type { Config, ServiceConfig } from '../../config/schema';
 import type { Site } from '../../core/types';
-import {
-  type CapabilityReadiness,
-  DIRECTION_TARGET,
-  iamRecordName,
-  notReady,
-  type ReadinessDirection,
-  type ReadinessFinding,
-  type ReadinessInput,
-  type RequiredCall,
-  ready,
-} from '../../readiness/finding';
+import type * as R from '../../readiness/finding';
+import { DIRECTION_TARGET, iamRecordName, notReady, ready } from '../../readiness/finding';
 import type { HealthCheckVerdict } from './planner';
 import { switchNamespace } from './switch';
 
@@ -35,13 +26,13 @@ export const readinessHealthChecks = (service: ServiceConfig, active: Site): str
 export const assessDns = (
   service: ServiceConfig,
   health: Readonly<Record<string, HealthCheckVerdict>>,
-  input: ReadinessInput,
+  input: R.ReadinessInput,
   config?: Pick<Config, 'controlPlane'>,
-): CapabilityReadiness => {
+): R.CapabilityReadiness => {
   const dns = service.dns;
   if (!dns) return { findings: [] };
-  const findings: ReadinessFinding[] = [];
-  const directions: ReadinessDirection[] =
+  const findings: R.ReadinessFinding[] = [];
+  const directions: R.ReadinessDirection[] =
     input.active === 'primary' ? ['failover', 'failback'] : ['failback'];
   if (input.active === 'standby') {
     findings.push(ready('failover', 'failed-over', 'the records point at the standby already'));
@@ -70,12 +61,12 @@ export const assessDns = (
 /** The calls a move would make, for the IAM check: the weight or value UPSERTs, or the switch. */
 export const dnsCalls = (
   service: ServiceConfig,
-  input: ReadinessInput,
+  input: R.ReadinessInput,
   config?: Pick<Config, 'controlPlane'>,
-): RequiredCall[] => {
+): R.RequiredCall[] => {
   const dns = service.dns;
   if (!dns) return [];
-  const calls: RequiredCall[] = [];
+  const calls: R.RequiredCall[] = [];
   for (const direction of ['failover', 'failback'] as const) {
     const edited = dns.records.filter((r) => r.routing !== 'switched');
     if (edited.length > 0) {
