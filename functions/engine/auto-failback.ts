@@ -1,10 +1,5 @@
-import {
-  alarmRegionOf,
-  type CapabilityName,
-  type Config,
-  capabilitiesOf,
-  type ServiceConfig,
-} from '../config/schema';
+import type { CapabilityName, Config, ServiceConfig } from '../config/schema';
+import { alarmRegionOf, capabilitiesOf } from '../config/schema';
 import { activeSite, type DesiredState } from '../core/types';
 import type { ServiceRecord } from '../state/store';
 import type { ControlPlane } from './engine';

@@ -1,3 +1,4 @@
+import type { ServiceConfig } from '../config/schema';
 import type { Site } from '../core/types';
 
 /**
@@ -97,3 +98,13 @@ export const iamRecordName = (name: string): string =>
     .toLowerCase()
     .replace(/\.$/, '')
     .replace(/[^a-z0-9_.-]/g, (c) => `\\${(c.codePointAt(0) ?? 0).toString(8).padStart(3, '0')}`);
+
+/**
+ * A capability's pure readiness assessment: one service, what its reader observed, and which site
+ * is active. Reads nothing itself, so it is tested without AWS.
+ */
+export type AssessReadiness<Observed> = (
+  service: ServiceConfig,
+  observed: Observed,
+  input: ReadinessInput,
+) => CapabilityReadiness;

@@ -69,11 +69,7 @@ const serversFinding = (
   return ready(direction, check, `${usable.length} ${role}(s) can serve (${states})`);
 };
 
-export const assessCompute = (
-  service: ServiceConfig,
-  observed: ComputeReadinessObserved,
-  input: R.ReadinessInput,
-): R.CapabilityReadiness => {
+export const assessCompute: R.AssessReadiness<ComputeReadinessObserved> = (service, observed, input) => {
   const compute = service.compute;
   if (!compute) return { findings: [] };
   const findings: R.ReadinessFinding[] = [];

@@ -67,11 +67,14 @@ const instanceFinding = (
       ? notReady(direction, check, `${role} ${id} is ${instance.status}, not available`)
       : ready(direction, check, `${role} ${id} is available`);
 
-const rdsReplica = (
-  db: Extract<DatabaseConfig, { kind: 'rds-replica' }>,
-  observed: RdsReplicaObserved,
+/** One database kind's findings: its config section, what was observed of it, the active site. */
+type KindReadiness<K extends DatabaseConfig['kind'], O> = (
+  db: Extract<DatabaseConfig, { kind: K }>,
+  observed: O,
   input: R.ReadinessInput,
-): R.ReadinessFinding[] => {
+) => R.ReadinessFinding[];
+
+const rdsReplica: KindReadiness<'rds-replica', RdsReplicaObserved> = (db, observed, input) => {
   const replica = rdsSiteOf(db, 'standby', observed.homeRegion).id;
   const primary = rdsSiteOf(db, 'primary', observed.homeRegion).id;
   const standby = observed.instances.standby;
@@ -103,11 +106,7 @@ const rdsReplica = (
   return findings;
 };
 
-const auroraCluster = (
-  db: Extract<DatabaseConfig, { kind: 'aurora-cluster' }>,
-  observed: AuroraClusterObserved,
-  input: R.ReadinessInput,
-): R.ReadinessFinding[] => {
+const auroraCluster: KindReadiness<'aurora-cluster', AuroraClusterObserved> = (db, observed, input) => {
   const cluster = observed.cluster;
   if (!cluster) {
     return (['failover', 'failback'] as const).map((d) =>
@@ -141,11 +140,7 @@ const auroraCluster = (
   return findings;
 };
 
-const auroraGlobal = (
-  db: Extract<DatabaseConfig, { kind: 'aurora-global' }>,
-  observed: AuroraGlobalObserved,
-  input: R.ReadinessInput,
-): R.ReadinessFinding[] => {
+const auroraGlobal: KindReadiness<'aurora-global', AuroraGlobalObserved> = (db, observed, input) => {
   const global = observed.global;
   const direction: R.ReadinessDirection = input.active === 'primary' ? 'failover' : 'failback';
   if (!global) {
@@ -214,11 +209,7 @@ export const databaseCalls = (
 };
 
 /** Database readiness from one observation towards the standby (rds-replica: both instances). */
-export const assessDatabase = (
-  service: ServiceConfig,
-  observed: DatabaseObserved,
-  input: R.ReadinessInput,
-): R.CapabilityReadiness => {
+export const assessDatabase: R.AssessReadiness<DatabaseObserved> = (service, observed, input) => {
   const db = service.database;
   if (!db) return { findings: [] };
   const findings =

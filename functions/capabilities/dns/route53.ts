@@ -38,14 +38,8 @@ import {
   switchNeedsFlip,
 } from './planner';
 import { assessDns, readinessHealthChecks } from './readiness';
-import {
-  SWITCH_TAG,
-  switchAlarmName,
-  switchedRecordsOf,
-  switchedSiteChecksOf,
-  switchNamespace,
-  switchTagValue,
-} from './switch';
+// The switch's names and tags, as the stack creates them (one place for both sides).
+import * as switchContract from './switch';
 
 export { healthFromObservations } from './health';
 
@@ -96,8 +90,8 @@ const readSwitchAlarms = async (
   const names = [
     ...new Set(
       config.services
-        .filter((svc) => switchedRecordsOf(svc).length > 0)
-        .map((svc) => switchAlarmName(config, svc)),
+        .filter((svc) => switchContract.switchedRecordsOf(svc).length > 0)
+        .map((svc) => switchContract.switchAlarmName(config, svc)),
     ),
   ];
   const found = new Map<string, MetricAlarm>();
@@ -193,7 +187,10 @@ export const dnsCapability = (
     const config = switches?.config ?? {
       controlPlane: { stackName: 'understudy' } as Config['controlPlane'],
     };
-    const names = { namespace: switchNamespace(config), alarmName: switchAlarmName(config, service) };
+    const names = {
+      namespace: switchContract.switchNamespace(config),
+      alarmName: switchContract.switchAlarmName(config, service),
+    };
     if (!switches) {
       return {
         ...names,
@@ -266,7 +263,7 @@ export const dnsCapability = (
     if (!config) return { checksError: 'this control plane has no switch configuration' };
     try {
       const all = await run.shared('dns.healthChecks', listHealthChecks);
-      const sites = switchedSiteChecksOf(service);
+      const sites = switchContract.switchedSiteChecksOf(service);
       const candidates = all.filter(
         (c) =>
           c.HealthCheckConfig?.Type === 'CALCULATED' &&
@@ -279,8 +276,9 @@ export const dnsCapability = (
           route53.send(new ListTagsForResourcesCommand({ ResourceType: 'healthcheck', ResourceIds: ids })),
         );
         for (const set of out.ResourceTagSets ?? []) {
-          const value = set.Tags?.find((t) => t.Key === SWITCH_TAG)?.Value;
-          if (set.ResourceId && value === switchTagValue(config, service)) tagged.add(set.ResourceId);
+          const value = set.Tags?.find((t) => t.Key === switchContract.SWITCH_TAG)?.Value;
+          if (set.ResourceId && value === switchContract.switchTagValue(config, service))
+            tagged.add(set.ResourceId);
         }
       }
       const checks: Record<string, string> = {};
@@ -334,7 +332,7 @@ export const dnsCapability = (
         const early = (service.dns?.records ?? []).flatMap((r) => r[target].healthCheckId ?? []);
         if (early.length > 0) reader.read(early).catch(() => undefined); // asked again below if it fails
       }
-      const switched = switchedRecordsOf(service).length > 0;
+      const switched = switchContract.switchedRecordsOf(service).length > 0;
       let records: Record<string, RecordSet[]> = {};
       let recordsUnreadable: string | undefined;
       try {
@@ -368,9 +366,9 @@ export const dnsCapability = (
       if (recordsUnreadable !== undefined) {
         // Only the switch can move: its gate is the target check of every switched record.
         const flip = switchNeedsFlip(service, target, { records, health: {}, switch: sw });
-        const ids = switchedRecordsOf(service).flatMap((r) =>
-          r[target].healthCheckId ? [r[target].healthCheckId] : [],
-        );
+        const ids = switchContract
+          .switchedRecordsOf(service)
+          .flatMap((r) => (r[target].healthCheckId ? [r[target].healthCheckId] : []));
         const health = flip ? await reader.read(ids) : {};
         return { records, health, recordsUnreadable, ...(sw && { switch: sw }) };
       }

@@ -1,9 +1,7 @@
-import type { ServiceConfig } from '../../config/schema';
 import {
-  type CapabilityReadiness,
+  type AssessReadiness,
   notReady,
   type ReadinessFinding,
-  type ReadinessInput,
   type RequiredCall,
   ready,
 } from '../../readiness/finding';
@@ -24,11 +22,7 @@ export interface MailReadinessObserved {
   readonly ruleExists: boolean;
 }
 
-export const assessMail = (
-  service: ServiceConfig,
-  observed: MailReadinessObserved,
-  _input: ReadinessInput,
-): CapabilityReadiness => {
+export const assessMail: AssessReadiness<MailReadinessObserved> = (service, observed) => {
   if (!service.mail) return { findings: [] };
   const findings: ReadinessFinding[] = [];
   findings.push(
