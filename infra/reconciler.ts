@@ -20,8 +20,12 @@ export interface ReconcilerProps {
   readonly interval?: Duration;
 }
 
-/** Work items one worker invocation takes from the queue (SQS allows up to 10 without a window). */
-export const WORKER_BATCH_SIZE = 10;
+/**
+ * Work items one worker invocation takes from the queue: each holds up to SERVICES_PER_ITEM services
+ * of one hosted zone (functions/engine/fan-out.ts), so an invocation moves at most 50 services, whose
+ * Route 53 changes leave as about one request per zone, well inside the timeout at its share's rate.
+ */
+export const WORKER_BATCH_SIZE = 2;
 /** A worker's timeout: its batch's Route 53 calls at its share's rate, with the engine's margin. */
 export const WORKER_TIMEOUT = Duration.seconds(60);
 /** Deliveries of a work item before it is dead-lettered (the worker handed it back each time). */
@@ -29,8 +33,8 @@ export const WORKER_MAX_RECEIVES = 3;
 
 /**
  * The schedule that makes the control plane self-healing, fanned out on AWS's own engine: each tick
- * invokes the dispatcher, which reads every service's state and queues one work item per service on
- * an SQS queue, the services that did not finish last time first; a Lambda event source hands the
+ * invokes the dispatcher, which reads every service's state and queues work items on an SQS queue
+ * (a few services of one hosted zone each), the services that did not finish last time first; a Lambda event source hands the
  * items in batches to the reconcile workers, at most `ROUTE53_SHARES.worker.concurrency` at once
  * (maxConcurrency), each reconciling its services under their leases and reporting only the items
  * to retry (ReportBatchItemFailures). An item handed back three times is dead-lettered. So a crashed,

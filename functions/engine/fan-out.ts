@@ -14,32 +14,47 @@ import {
 
 /**
  * The scheduled run, fanned out: a dispatcher reads every service's state (reads only, no AWS
- * resource) and queues one work item per service, the services that did not finish last time
- * first; parallel workers, as many as the stack allows at once, reconcile one service per item under
- * the service's lease (reconcileScheduled: automatic failback, then reconcileService). The queue and
+ * resource) and queues work items, the services that did not finish last time first, each item a few
+ * services that write to the same shared resource (a capability module's `gathering`: DNS services
+ * of one hosted zone), so one worker moves them at once and their Route 53 changes leave as one
+ * request; parallel workers, as many as the stack allows at once, reconcile each item's services under
+ * each service's lease (reconcileScheduled: automatic failback, then reconcileService). The queue and
  * the workers' concurrency are AWS's (SQS and a Lambda event source, infra/reconciler.ts); nothing
  * here knows about either.
  */
 
-/** One service to reconcile, as the dispatcher queued it. */
+/** Services queued together, as the dispatcher queued them. */
 export interface WorkItem {
-  readonly service: string;
+  readonly services: readonly string[];
   /** The dispatch that queued it: workers share one run's Route 53 reads per dispatch. */
   readonly run: string;
   readonly dispatchedAt: string;
   /**
-   * After this, the item is superseded: the next dispatch has queued the service again, ahead of
-   * every finished service if it is unfinished. A worker drops a superseded item unread.
+   * After this, the item is superseded: the next dispatch has queued its services again, ahead of
+   * every finished service if they are unfinished. A worker drops a superseded item unread.
    */
   readonly notAfter: string;
 }
 
-export const workItemSchema = z.object({
-  service: z.string().min(1),
+const itemFields = {
   run: z.string().min(1),
   dispatchedAt: z.iso.datetime(),
   notAfter: z.iso.datetime(),
-});
+};
+
+/** A work item; one queued before items held several services (`service`) is read as one of one. */
+export const workItemSchema = z.union([
+  z.object({ services: z.array(z.string().min(1)).min(1), ...itemFields }),
+  z
+    .object({ service: z.string().min(1), ...itemFields })
+    .transform(({ service, ...rest }) => ({ services: [service], ...rest })),
+]);
+
+/**
+ * The most services in one work item: a worker invocation (WORKER_BATCH_SIZE items) must finish well
+ * inside its timeout with every service moving, its Route 53 calls spaced by its share's rate.
+ */
+export const SERVICES_PER_ITEM = 25;
 
 /**
  * True when a service is not known to be where it should be: some capability it configures has no
@@ -90,8 +105,39 @@ export const dispatchOrder = (
 export const DISPATCH_READS_IN_FLIGHT = 25;
 
 /**
+ * Groups services, in dispatch order, into work items: services whose first gathering capability
+ * (in module order) shares a key go together until their weights reach that capability's capacity
+ * or the item holds SERVICES_PER_ITEM; services without one go together by count alone. An item is
+ * placed where its first service was, so unfinished services still come first.
+ */
+export const groupForWork = (
+  cp: Pick<ControlPlane, 'modules'>,
+  order: readonly ServiceConfig[],
+): string[][] => {
+  const items: { services: string[]; weight: number }[] = [];
+  const open = new Map<string, { services: string[]; weight: number }>();
+  for (const service of order) {
+    const section = (name: string) => (service as unknown as Record<string, unknown>)[name];
+    const module = cp.modules.find((m) => m.gathering && section(m.name) !== undefined);
+    const gathering = module?.gathering;
+    const key = module && gathering ? `${module.name}:${gathering.key(section(module.name))}` : '';
+    const weight = gathering ? gathering.weight(section(module.name)) : 0;
+    const capacity = gathering?.capacity ?? Number.POSITIVE_INFINITY;
+    let item = open.get(key);
+    if (!item || item.services.length >= SERVICES_PER_ITEM || item.weight + weight > capacity) {
+      item = { services: [], weight: 0 };
+      items.push(item);
+      open.set(key, item);
+    }
+    item.services.push(service.name);
+    item.weight += weight;
+  }
+  return items.map((i) => i.services);
+};
+
+/**
  * The dispatcher's run: reads every service's record (state table reads only), orders the services
- * (dispatchOrder) and returns one work item each, valid for one interval.
+ * (dispatchOrder), groups them (groupForWork) and returns the work items, valid for one interval.
  */
 export const planDispatch = async (
   cp: ControlPlane,
@@ -114,7 +160,12 @@ export const planDispatch = async (
   const { order, unfinished } = dispatchOrder(cp, records);
   const notAfter = new Date(now.getTime() + options.intervalMs).toISOString();
   return {
-    items: order.map((s) => ({ service: s.name, run, dispatchedAt: now.toISOString(), notAfter })),
+    items: groupForWork(cp, order).map((services) => ({
+      services,
+      run,
+      dispatchedAt: now.toISOString(),
+      notAfter,
+    })),
     unfinished,
   };
 };
@@ -154,24 +205,30 @@ const parseItem = (body: string): WorkItem | undefined => {
 };
 
 /**
- * A worker's invocation: each message's service reconciled, in parallel (the process's Route 53
- * budget spaces the calls; each service's lease keeps one writer). A message that cannot be read or
- * names no configured service, and a service whose reconcile threw, is handed back (the queue
- * retries, then dead-letters it); an item first delivered after its interval is dropped (the next
- * dispatch has queued the service again, so a slow interval cannot grow a backlog); an item reached
- * after the deadline is left for the next dispatch, which queues unfinished services first.
+ * A worker's invocation: every service of every message reconciled, in parallel (the process's
+ * Route 53 budget spaces the calls and gathers one zone's changes; each service's lease keeps one
+ * writer). A message that cannot be read or names a service not configured, and one with a service
+ * whose reconcile threw, is handed back whole (the queue retries it, then dead-letters it; a retry
+ * reconciles its other services again, which is idempotent); an item first delivered after its
+ * interval is dropped (the next dispatch has queued its services again, so a slow interval cannot grow
+ * a backlog); a service reached after the deadline is left for the next dispatch, which queues
+ * unfinished services first.
  */
 export const reconcileWorkItems = async (
   cp: ControlPlane,
   messages: readonly WorkMessage[],
   options: ScheduledRunOptions = {},
 ): Promise<WorkOutcome> => {
-  const failed: string[] = [];
+  const failed = new Set<string>();
   const reports: CapabilityReport[] = [];
   let skipped = 0;
   const work = messages.map((message) => {
     const item = parseItem(message.body);
-    return { message, item, service: item && cp.config.services.find((s) => s.name === item.service) };
+    const services = (item?.services ?? []).map((name) => ({
+      name,
+      config: cp.config.services.find((s) => s.name === name),
+    }));
+    return { message, item, services };
   });
   const batch: ScheduledRunOptions = {
     ...options,
@@ -180,44 +237,49 @@ export const reconcileWorkItems = async (
       alarmStatesOfBatch(
         options.alarmStates,
         cp.config,
-        work.flatMap((w) => (w.service ? [w.service] : [])),
+        work.flatMap((w) => w.services.flatMap((s) => (s.config ? [s.config] : []))),
       ),
   };
+  const now = cp.clock.now().getTime();
   await Promise.all(
-    work.map(async ({ message, item, service }) => {
-      if (!item || !service) {
-        cp.log.error('work item names no configured service; handed back to the queue', {
+    work.flatMap(({ message, item, services }) => {
+      const unknown = services.filter((s) => !s.config).map((s) => s.name);
+      if (!item || unknown.length > 0) {
+        cp.log.error('work item unreadable or names a service not configured; handed back to the queue', {
           message: message.id,
-          body: message.body.slice(0, 200),
+          ...(unknown.length > 0 ? { unknown } : { body: message.body.slice(0, 200) }),
         });
-        failed.push(message.id);
-        return;
+        failed.add(message.id);
       }
+      if (!item) return [];
       // A first delivery after its interval is superseded; a retry is worked whatever its age, so an
       // item that keeps failing reaches the dead-letter queue.
       const retry = (message.receiveCount ?? 1) > 1;
-      if (!retry && cp.clock.now().getTime() > Date.parse(item.notAfter)) {
-        cp.log.info('work item superseded by a later dispatch; dropped', { service: service.name });
-        skipped++;
-        return;
+      if (!retry && now > Date.parse(item.notAfter)) {
+        cp.log.info('work item superseded by a later dispatch; dropped', { services: item.services });
+        skipped += services.length;
+        return [];
       }
-      if (pastDeadline(cp)) {
-        cp.log.warn('run deadline reached; the next dispatch queues this service again', {
-          service: service.name,
-        });
-        skipped++;
-        return;
-      }
-      try {
-        reports.push(...(await reconcileScheduled(cp, service, batch)));
-      } catch (error) {
-        cp.log.error('could not reconcile service; handed back to the queue', {
-          service: service.name,
-          error: classifyAwsError(`reconcile ${service.name}`, error).message,
-        });
-        failed.push(message.id);
-      }
+      return services.map(async ({ config: service }) => {
+        if (!service) return;
+        if (pastDeadline(cp)) {
+          cp.log.warn('run deadline reached; the next dispatch queues this service again', {
+            service: service.name,
+          });
+          skipped++;
+          return;
+        }
+        try {
+          reports.push(...(await reconcileScheduled(cp, service, batch)));
+        } catch (error) {
+          cp.log.error('could not reconcile service; its work item is handed back to the queue', {
+            service: service.name,
+            error: classifyAwsError(`reconcile ${service.name}`, error).message,
+          });
+          failed.add(message.id);
+        }
+      });
     }),
   );
-  return { reports, failed, skipped };
+  return { reports, failed: [...failed], skipped };
 };

@@ -25,6 +25,11 @@ export interface CapabilityModule<Name extends string = string, Section extends 
   readonly configIssues?: (config: Config) => readonly ConfigIssue[];
   /** Route 53 names the capability writes: the config refuses two owners for one name. */
   readonly ownedNames?: (section: z.output<Section>) => readonly OwnedName[];
+  /**
+   * Services that write to one shared resource (DNS: a hosted zone) are queued together, so one
+   * worker moves them at once and their writes can leave as one request (functions/engine/fan-out.ts).
+   */
+  readonly gathering?: Gathering<z.output<Section>>;
   /** Operator qualifiers of an intent (`understudy failover --accept-data-loss`). */
   readonly flags?: readonly OperatorFlag[];
   /** Extra operator commands (`understudy replace <service> <instance-id>...`). */
@@ -48,6 +53,17 @@ export interface CapabilityModule<Name extends string = string, Section extends 
     service: ServiceConfig,
     input: ReadinessInput,
   ): Promise<CapabilityReadiness>;
+}
+
+/**
+ * How a capability's writes to a shared resource gather: services with the same `key` go in one work
+ * item until their `weight`s (what one service's move adds to the shared request) reach `capacity`
+ * (what one request holds). In a Region-wide failure the shared request is what AWS rate-limits.
+ */
+export interface Gathering<Section> {
+  key(section: Section): string;
+  weight(section: Section): number;
+  readonly capacity: number;
 }
 
 export interface ConfigIssue {

@@ -5,8 +5,9 @@ import type { WorkQueue } from '../runtime/work-queue';
 import { type ControlPlaneFactory, controlPlaneHandler } from './wiring';
 
 /**
- * The schedule (every interval): reads every service's state, then queues one work item per service,
- * unfinished services first, for the reconcile workers (functions/handlers/reconcile-worker.ts).
+ * The schedule (every interval): reads every service's state, then queues work items (services that
+ * write to one hosted zone together), unfinished services first, for the reconcile workers
+ * (functions/handlers/reconcile-worker.ts).
  * It calls no AWS API but the state table and the queue.
  */
 export const createDispatchHandler = (
@@ -17,8 +18,9 @@ export const createDispatchHandler = (
   controlPlaneHandler(controlPlane, async (cp) => {
     const { items, unfinished } = await planDispatch(cp, { intervalMs: intervalMs() });
     await queue()(items);
-    cp.log.info('dispatched', { services: items.length, unfinished, run: items[0]?.run });
-    return { dispatched: items.length, unfinished };
+    const services = items.reduce((sum, item) => sum + item.services.length, 0);
+    cp.log.info('dispatched', { services, items: items.length, unfinished, run: items[0]?.run });
+    return { dispatched: services, items: items.length, unfinished };
   });
 
 const intervalSeconds = z.coerce.number().int().positive().default(60);

@@ -36,8 +36,8 @@ export const sqsWorkQueue = (clients: ClientKit, queueUrl: string): WorkQueue =>
     if (unsent.length > 0) {
       throw new Error(
         `${unsent.length} work item(s) not queued (${unsent
+          .flatMap((i) => i.services)
           .slice(0, 5)
-          .map((i) => i.service)
           .join(', ')}...); the next dispatch queues them first`,
       );
     }

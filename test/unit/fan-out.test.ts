@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { type ConfigInput, parseConfig } from '../../functions/config/schema';
 import type { CapabilityStatus } from '../../functions/core/types';
-import { dispatchOrder, planDispatch, reconcileWorkItems, runOf } from '../../functions/engine/fan-out';
+import {
+  dispatchOrder,
+  groupForWork,
+  planDispatch,
+  reconcileWorkItems,
+  runOf,
+  SERVICES_PER_ITEM,
+} from '../../functions/engine/fan-out';
 import { FakeCapability, FakeClock, minimalInput, testControlPlane } from './fixtures';
 
 /**
@@ -50,8 +57,8 @@ const message = (id: string, item: Record<string, unknown>, receiveCount = 1) =>
   receiveCount,
 });
 
-const item = (service: string, notAfter = '2026-11-22T10:01:00.000Z') => ({
-  service,
+const item = (service: string | string[], notAfter = '2026-11-22T10:01:00.000Z') => ({
+  services: typeof service === 'string' ? [service] : service,
   run: 'run-1',
   dispatchedAt: T0.toISOString(),
   notAfter,
@@ -79,14 +86,45 @@ describe('the dispatcher', () => {
     const { items, unfinished } = await planDispatch(cp, { intervalMs: 60_000, run: 'run-1' });
 
     // Assess
-    expect(items.map((i) => i.service)).toEqual(['c', 'd', 'e', 'b', 'a']);
+    expect(items.flatMap((i) => i.services)).toEqual(['c', 'd', 'e', 'b', 'a']);
     expect(unfinished).toBe(4);
     expect(items[0]).toEqual({
-      service: 'c',
+      services: ['c', 'd', 'e', 'b', 'a'],
       run: 'run-1',
       dispatchedAt: T0.toISOString(),
       notAfter: '2026-11-22T10:01:00.000Z',
     });
+  });
+
+  it("queues one hosted zone's services together, up to a Route 53 request's changes, unfinished first", () => {
+    // Prepare: 60 services of two weighted records each (4 changes a move: 25 fill a request), in
+    // two zones, alternating; and 30 without DNS
+    const { cp, config } = setup(Array.from({ length: 60 }, (_, i) => `s${i}`));
+    const services = config.services.map((service, i) =>
+      service.dns
+        ? {
+            ...service,
+            dns: {
+              ...service.dns,
+              hostedZoneId: i % 2 === 0 ? 'Z0EVEN' : 'Z0ODD',
+              records: [service.dns.records[0], service.dns.records[0]].map((r) => ({
+                ...(r as NonNullable<typeof r>),
+                routing: 'weighted' as const,
+              })),
+            },
+          }
+        : service,
+    );
+    const withoutDns = Array.from({ length: 30 }, (_, i) => ({ ...services[0], name: `n${i}`, dns: undefined }));
+
+    // Act
+    const items = groupForWork(cp, [...services, ...withoutDns] as never);
+
+    // Assess: even services first (the order's first), 25 a zone item, the rest by count
+    expect(items.map((i) => i.length)).toEqual([25, 25, 5, 5, SERVICES_PER_ITEM, 5]);
+    expect(items[0]?.[1]).toBe('s2');
+    expect(items[1]?.[0]).toBe('s1');
+    expect(new Set(items.flat())).toHaveProperty('size', 90);
   });
 
   it('counts a service whose state could not be read as unfinished', () => {
@@ -117,6 +155,27 @@ describe('a reconcile worker', () => {
     ]);
     expect(store.statuses.get('a')?.dns?.phase).toBe('converged');
     expect(capability.executed).toEqual([]);
+  });
+
+  it('works every service of an item, and reads an item queued before items held several', async () => {
+    const { cp, store } = setup(['a', 'b', 'c']);
+    const legacy = { service: 'c', run: 'run-1', dispatchedAt: T0.toISOString(), notAfter: '2026-11-22T10:01:00.000Z' };
+    const outcome = await reconcileWorkItems(cp, [message('m1', item(['a', 'b'])), message('m2', legacy)]);
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.reports.map((r) => r.service).sort()).toEqual(['a', 'b', 'c']);
+    expect(store.statuses.get('c')?.dns?.phase).toBe('converged');
+  });
+
+  it('hands back the whole item of a service whose reconcile threw, so the queue retries it', async () => {
+    const { cp, store } = setup(['a', 'b', 'c']);
+    const readService = store.readService.bind(store);
+    store.readService = async (name: string) => {
+      if (name === 'b') throw new Error('DynamoDB unreachable');
+      return readService(name);
+    };
+    const outcome = await reconcileWorkItems(cp, [message('m1', item(['a', 'b'])), message('m2', item('c'))]);
+    expect(outcome.failed).toEqual(['m1']);
+    expect(outcome.reports.map((r) => r.service).sort()).toEqual(['a', 'c']);
   });
 
   it('hands back a service whose reconcile threw, so the queue retries it', async () => {
