@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { capabilitiesOf, type ServiceConfig } from '../config/schema';
+import { type CapabilityName, capabilitiesOf, type ServiceConfig } from '../config/schema';
 import { mapBounded } from '../core/bounded';
 import { classifyAwsError } from '../core/errors';
 import type { ServiceRecord } from '../state/store';
@@ -64,15 +64,15 @@ export const SERVICES_PER_ITEM = 25;
 export const unfinished = (
   cp: Pick<ControlPlane, 'modules'>,
   service: ServiceConfig,
-  record: ServiceRecord,
+  record: Omit<ServiceRecord, 'lease'>,
 ) =>
   capabilitiesOf(service, cp.modules).some((c) => {
     const status = record.statuses[c];
     return status === undefined || status.epoch !== record.desired.epoch || status.phase !== 'converged';
   });
 
-/** The latest status time of a service ('' when it has none): when a run last did anything to it. */
-const lastAttempt = (record: ServiceRecord | undefined): string =>
+/** The latest status time of a service ('' when it has none): when a run last changed anything of it. */
+const lastAttempt = (record: Omit<ServiceRecord, 'lease'> | undefined): string =>
   Object.values(record?.statuses ?? {})
     .map((s) => s.updatedAt)
     .sort()
@@ -80,29 +80,33 @@ const lastAttempt = (record: ServiceRecord | undefined): string =>
 
 /**
  * The order services are queued in: every unfinished one first (one whose state could not be read
- * counts as unfinished), the least recently attempted of them first; then the finished ones, in the
- * config's order. A service a run did not reach, or left unfinished, is so taken up first next time.
+ * counts as unfinished), then the finished ones; each group the least recently changed first, then in
+ * the config's order. A service a run did not reach, or left unfinished, is so taken up first next
+ * time; and in a Region-wide failure, a finished service that no run has touched since (its alarm
+ * event not yet handled, so only a run's catch-up moves it) comes before those already moved.
  */
 export const dispatchOrder = (
   cp: Pick<ControlPlane, 'config' | 'modules'>,
-  records: ReadonlyMap<string, ServiceRecord | undefined>,
+  records: ReadonlyMap<string, Omit<ServiceRecord, 'lease'> | undefined>,
 ): { readonly order: ServiceConfig[]; readonly unfinished: number } => {
-  const open: { service: ServiceConfig; at: string; index: number }[] = [];
-  const done: ServiceConfig[] = [];
+  type Queued = { service: ServiceConfig; at: string; index: number };
+  const open: Queued[] = [];
+  const done: Queued[] = [];
   cp.config.services.forEach((service, index) => {
     const record = records.get(service.name);
-    if (record === undefined || unfinished(cp, service, record)) {
-      open.push({ service, at: lastAttempt(record), index });
-    } else {
-      done.push(service);
-    }
+    const queued = { service, at: lastAttempt(record), index };
+    (record === undefined || unfinished(cp, service, record) ? open : done).push(queued);
   });
-  open.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.index - b.index));
-  return { order: [...open.map((o) => o.service), ...done], unfinished: open.length };
+  const oldestFirst = (a: Queued, b: Queued) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.index - b.index);
+  return {
+    order: [...open.sort(oldestFirst), ...done.sort(oldestFirst)].map((q) => q.service),
+    unfinished: open.length,
+  };
 };
 
-/** How many service records the dispatcher reads at once. */
-export const DISPATCH_READS_IN_FLIGHT = 25;
+/** How many services one of the dispatcher's reads covers, and how many such reads are in flight. */
+export const DISPATCH_READ_SERVICES = 50;
+export const DISPATCH_READS_IN_FLIGHT = 4;
 
 /**
  * Groups services, in dispatch order, into work items: services whose first gathering capability
@@ -145,16 +149,26 @@ export const planDispatch = async (
 ): Promise<{ readonly items: WorkItem[]; readonly unfinished: number }> => {
   const now = cp.clock.now();
   const run = options.run ?? cp.newId?.() ?? now.toISOString();
-  const records = new Map<string, ServiceRecord | undefined>();
-  await mapBounded(cp.config.services, DISPATCH_READS_IN_FLIGHT, async (service) => {
+  const records = new Map<string, Omit<ServiceRecord, 'lease'> | undefined>();
+  const capabilities = cp.modules.map((m) => m.name as CapabilityName);
+  const chunks: string[][] = [];
+  for (let i = 0; i < cp.config.services.length; i += DISPATCH_READ_SERVICES) {
+    chunks.push(cp.config.services.slice(i, i + DISPATCH_READ_SERVICES).map((s) => s.name));
+  }
+  await mapBounded(chunks, DISPATCH_READS_IN_FLIGHT, async (names) => {
     try {
-      records.set(service.name, await cp.store.readService(service.name));
+      const read = await cp.store.readServices(names, capabilities);
+      for (const name of names) records.set(name, read.get(name));
+      const unread = names.filter((name) => !read.has(name));
+      if (unread.length > 0) {
+        cp.log.warn('could not read some services; dispatched first', { services: unread });
+      }
     } catch (error) {
-      cp.log.warn('could not read a service; dispatched first', {
-        service: service.name,
-        error: classifyAwsError(`read ${service.name}`, error).message,
+      cp.log.warn('could not read services; dispatched first', {
+        services: names,
+        error: classifyAwsError(`read ${names.length} services`, error).message,
       });
-      records.set(service.name, undefined);
+      for (const name of names) records.set(name, undefined);
     }
   });
   const { order, unfinished } = dispatchOrder(cp, records);

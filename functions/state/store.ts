@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -124,6 +125,9 @@ const MAX_READINESS_FINDINGS = 50;
 const MAX_READINESS_REASON = 300;
 
 const servicePk = (service: string) => `SERVICE#${service}`;
+/** Keys per BatchGetItem request (DynamoDB's limit), and attempts at keys it left unprocessed. */
+const BATCH_GET_KEYS = 100;
+const BATCH_GET_ATTEMPTS = 4;
 const auditPk = (service: string) => `AUDIT#${service}`;
 const STATE_SK = 'STATE';
 const LEASE_SK = 'LEASE';
@@ -134,6 +138,14 @@ const statusSk = (capability: CapabilityName) => `CAP#${capability}`;
 /** The control plane's memory, as the engine, triggers and CLI use it. */
 export interface StateStore {
   readService(service: string): Promise<ServiceRecord>;
+  /**
+   * Many services' desired states and the given capabilities' statuses, without their leases: what
+   * the dispatcher orders by. A service missing from the answer could not be read.
+   */
+  readServices(
+    services: readonly string[],
+    capabilities: readonly CapabilityName[],
+  ): Promise<Map<string, Omit<ServiceRecord, 'lease'>>>;
   /** The current epoch, read consistently: the fence checked before every mutating call. */
   readEpoch(service: string): Promise<number>;
   /**
@@ -235,6 +247,56 @@ export class DynamoStateStore implements StateStore {
       }
     }
     return { desired, statuses, ...(lease && { lease }) };
+  }
+
+  /**
+   * Reads 100 items a request (BatchGetItem's limit) instead of one Query per service: at a thousand
+   * services the dispatcher makes a few dozen requests, not a thousand. Keys DynamoDB leaves
+   * unprocessed (throttling) are asked for again, a few times; services still unread are left out.
+   */
+  async readServices(
+    services: readonly string[],
+    capabilities: readonly CapabilityName[],
+  ): Promise<Map<string, Omit<ServiceRecord, 'lease'>>> {
+    const keys = services.flatMap((service) =>
+      [STATE_SK, ...capabilities.map(statusSk)].map((sk) => ({ pk: servicePk(service), sk })),
+    );
+    const items: Record<string, unknown>[] = [];
+    const unread = new Set<string>();
+    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
+      let pending: Record<string, unknown>[] = keys.slice(i, i + BATCH_GET_KEYS);
+      for (let attempt = 0; pending.length > 0 && attempt < BATCH_GET_ATTEMPTS; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        const keysNow = pending;
+        const out = await this.call('BatchGetItem', () =>
+          this.doc.send(
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: keysNow, ConsistentRead: true } },
+            }),
+          ),
+        );
+        items.push(...(out.Responses?.[this.tableName] ?? []));
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+      for (const key of pending) unread.add(String(key.pk));
+    }
+    const records = new Map<string, Omit<ServiceRecord, 'lease'>>();
+    for (const service of services) {
+      if (unread.has(servicePk(service))) continue;
+      records.set(service, { desired: initialDesiredState(service), statuses: {} });
+    }
+    for (const item of items) {
+      const name = String(item.pk).slice(servicePk('').length);
+      const record = records.get(name);
+      if (!record) continue;
+      if (item.sk === STATE_SK) {
+        records.set(name, { ...record, desired: fromItem<DesiredState>(item) });
+      } else {
+        const status = fromItem<CapabilityStatus>(item);
+        record.statuses[status.capability] = status;
+      }
+    }
+    return records;
   }
 
   /** The current epoch, read consistently: the fence every executor checks before it writes. */

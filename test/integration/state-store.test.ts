@@ -108,3 +108,36 @@ describe('a transition written with the service lease', () => {
     expect((await store.acquireLease('shop', 'alarm/a', new Date(), LEASE_MS))?.wanted).toBe(true);
   });
 });
+
+describe("the dispatcher's batched read of many services", () => {
+  it('reads what one Query per service reads (leases aside), 100 keys a request, for services never written too', async () => {
+    // Prepare: 120 services, every third failed over, every other with a status; 5 never written
+    const names = Array.from({ length: 125 }, (_, i) => `svc-${i}`);
+    for (const [i, name] of names.slice(0, 120).entries()) {
+      if (i % 3 === 0) await store.writeTransition(0, { ...failover(1), service: name });
+      if (i % 2 === 0) {
+        await store.writeStatus(name, {
+          capability: 'dns',
+          epoch: i % 3 === 0 ? 1 : 0,
+          active: i % 3 === 0 ? 'standby' : 'primary',
+          phase: 'converged',
+          detail: `status of ${name}`,
+          updatedAt: '2026-12-01T08:01:00.000Z',
+        });
+      }
+    }
+    await store.acquireLease('svc-0', 'reconcile/r', new Date(), LEASE_MS);
+
+    // Act
+    const read = await store.readServices(names, ['dns', 'database']);
+
+    // Assess
+    expect(read.size).toBe(125);
+    for (const name of names) {
+      const { lease: _lease, ...one } = await store.readService(name);
+      expect(read.get(name)).toEqual(one);
+    }
+    expect(read.get('svc-3')?.desired.epoch).toBe(1);
+    expect(read.get('svc-122')).toEqual({ desired: initialDesiredState('svc-122'), statuses: {} });
+  });
+});

@@ -115,7 +115,11 @@ describe('the dispatcher', () => {
           }
         : service,
     );
-    const withoutDns = Array.from({ length: 30 }, (_, i) => ({ ...services[0], name: `n${i}`, dns: undefined }));
+    const withoutDns = Array.from({ length: 30 }, (_, i) => ({
+      ...services[0],
+      name: `n${i}`,
+      dns: undefined,
+    }));
 
     // Act
     const items = groupForWork(cp, [...services, ...withoutDns] as never);
@@ -159,7 +163,12 @@ describe('a reconcile worker', () => {
 
   it('works every service of an item, and reads an item queued before items held several', async () => {
     const { cp, store } = setup(['a', 'b', 'c']);
-    const legacy = { service: 'c', run: 'run-1', dispatchedAt: T0.toISOString(), notAfter: '2026-11-22T10:01:00.000Z' };
+    const legacy = {
+      service: 'c',
+      run: 'run-1',
+      dispatchedAt: T0.toISOString(),
+      notAfter: '2026-11-22T10:01:00.000Z',
+    };
     const outcome = await reconcileWorkItems(cp, [message('m1', item(['a', 'b'])), message('m2', legacy)]);
     expect(outcome.failed).toEqual([]);
     expect(outcome.reports.map((r) => r.service).sort()).toEqual(['a', 'b', 'c']);
@@ -216,5 +225,15 @@ describe('a reconcile worker', () => {
     expect(outcome.reports).toEqual([
       expect.objectContaining({ service: 'a', epoch: 1, phase: 'converged' }),
     ]);
+  });
+});
+
+describe("the dispatcher's reads", () => {
+  it('reads the state table in batches of services, not one request per service', async () => {
+    const { cp, store } = setup(Array.from({ length: 120 }, (_, i) => `s${i}`));
+    const { items } = await planDispatch(cp, { intervalMs: 60_000, run: 'run-1' });
+    expect(items.flatMap((i) => i.services)).toHaveLength(120);
+    expect(store.count('readServices')).toBe(3);
+    expect(store.count('readService')).toBe(0);
   });
 });

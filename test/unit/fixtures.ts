@@ -149,6 +149,7 @@ export type Tick = () => Promise<unknown>;
 
 export type StoreOp =
   | 'readService'
+  | 'readServices'
   | 'readEpoch'
   | 'writeTransition'
   | 'writeTransitionLeased'
@@ -235,6 +236,25 @@ export class FakeStore implements StateStore {
         ...(lease && { lease: { owner: lease.owner, token: lease.token, until: lease.until } }),
       }),
     );
+  }
+
+  async readServices(
+    services: readonly string[],
+    capabilities: readonly CapabilityName[],
+  ): Promise<Map<string, Omit<ServiceRecord, 'lease'>>> {
+    await this.enter('readServices');
+    const records = new Map<string, Omit<ServiceRecord, 'lease'>>();
+    for (const service of services) {
+      const statuses = this.statuses.get(service) ?? {};
+      records.set(
+        service,
+        structuredClone({
+          desired: this.desired.get(service) ?? initialDesiredState(service),
+          statuses: Object.fromEntries(capabilities.flatMap((c) => (statuses[c] ? [[c, statuses[c]]] : []))),
+        }),
+      );
+    }
+    return this.leave('readServices', records);
   }
 
   async readEpoch(service: string): Promise<number> {
