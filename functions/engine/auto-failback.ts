@@ -41,6 +41,8 @@ export type ScheduledAlarmCheck<Outcome> = (
   service: ServiceConfig,
   record: ServiceRecord,
   readAlarms: AlarmStateReader,
+  /** When `record` was read (a transition may start from it instead of reading again). */
+  readAt?: Date,
 ) => Promise<Outcome>;
 
 /** Alarm names by Region, each once: one DescribeAlarms per Region reads them. */

@@ -604,7 +604,13 @@ const leaseUntouchedSince = (record: ServiceRecord, readAt: Date | undefined, le
  * The scheduled run's catch-up of alarms whose events were never acted on (injected:
  * functions/trigger/missed-alarms.ts builds on the trigger, which builds on this engine).
  */
-export type MissedAlarmCatchUp = ScheduledAlarmCheck<readonly { readonly kind: string }[]>;
+export type MissedAlarmCatchUp = ScheduledAlarmCheck<
+  readonly {
+    readonly kind: string;
+    readonly changed?: readonly CapabilityName[];
+    readonly reports?: readonly CapabilityReport[];
+  }[]
+>;
 
 export interface ScheduledRunOptions {
   readonly alarmStates?: AlarmStateReader | undefined;
@@ -625,8 +631,21 @@ export const reconcileScheduled = async (
   };
   if (options.missedAlarms !== undefined && options.alarmStates !== undefined) {
     try {
-      const outcomes = await options.missedAlarms(cp, service, record, options.alarmStates);
-      if (outcomes.some((o) => o.kind === 'transitioned')) await reread();
+      const outcomes = await options.missedAlarms(cp, service, record, options.alarmStates, readAt);
+      const moved = outcomes.filter((o) => o.kind === 'transitioned');
+      // A transition reconciles what it moved: when that is every capability (and no automatic
+      // failback may follow), a second reconcile would only read it all again.
+      const all = capabilitiesOf(service, cp.modules);
+      if (
+        service.autoFailback === undefined &&
+        all.every((c) =>
+          moved.some((o) => o.changed?.includes(c) && o.reports?.some((r) => r.capability === c)),
+        )
+      ) {
+        const latest = new Map(moved.flatMap((o) => o.reports ?? []).map((r) => [r.capability, r] as const));
+        return [...latest.values()];
+      }
+      if (moved.length > 0) await reread();
     } catch (error) {
       cp.log.error('missed-alarm check failed; reconciling as usual', {
         service: service.name,

@@ -65,11 +65,18 @@ export const requestTransition = async (
   cp: ControlPlane,
   service: ServiceConfig,
   request: TransitionRequest,
+  /**
+   * The record the caller has just read (a scheduled run's), for the first attempt: the write is
+   * conditional on what it saw, so a record that has moved on since only loses the race, and the
+   * next attempt reads again.
+   */
+  known?: { readonly record: ServiceRecord; readonly readAt: Date },
 ): Promise<TransitionOutcome> => {
   const requestId = request.requestId ?? (cp.newId ?? randomUUID)();
   for (let attempt = 0; attempt < 5; attempt++) {
-    const readAt = cp.clock.now();
-    const record = await cp.store.readService(service.name);
+    const first = attempt === 0 ? known : undefined;
+    const readAt = first?.readAt ?? cp.clock.now();
+    const record = first?.record ?? (await cp.store.readService(service.name));
     const now = cp.clock.now();
     const base = {
       service: service.name,

@@ -94,6 +94,7 @@ export const catchUpMissedAlarms: ScheduledAlarmCheck<TransitionOutcome[]> = asy
   service,
   record,
   readAlarms,
+  readAt,
 ) => {
   const toRead = alarmsToWatch(cp.config, service);
   if (toRead.size === 0) return [];
@@ -105,7 +106,9 @@ export const catchUpMissedAlarms: ScheduledAlarmCheck<TransitionOutcome[]> = asy
       alarm: alarmName,
       since: request.observedAt,
     });
-    outcomes.push(await requestTransition(cp, service, request));
+    // The first transition starts from the record just read; a later one reads what the first left.
+    const known = outcomes.length === 0 && readAt ? { record, readAt } : undefined;
+    outcomes.push(await requestTransition(cp, service, request, known));
   }
   return outcomes;
 };

@@ -83,6 +83,26 @@ describe('the scheduled run catches up on alarms whose events were never acted o
     expect(decision?.message).toContain('caught up by the scheduled run');
   });
 
+  it('moves from the record the run just read: one state read before the transition, none again after it', async () => {
+    // Prepare
+    const { cp, run, store, setAlarm } = setup();
+    setAlarm(alarm('ALARM', 3));
+    const reads: string[] = [];
+    const readService = store.readService.bind(store);
+    store.readService = async (name: string) => {
+      reads.push(name);
+      return readService(name);
+    };
+
+    // Act
+    const reports = await run();
+    await cp.reporter.flush();
+
+    // Assess: the run's read, then only the recovery measurement's (it reads the settled statuses)
+    expect(reports).toEqual([expect.objectContaining({ capability: 'dns', epoch: 1, phase: 'converged' })]);
+    expect(reads).toEqual(['shop', 'shop']);
+  });
+
   it('then reads, never writes: the alarm still in ALARM and the service on the standby ask for nothing', async () => {
     // Prepare
     const { run, store, setAlarm } = setup();
