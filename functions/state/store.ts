@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -10,7 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { CapabilityName } from '../config/schema';
-import { classifyAwsError } from '../core/errors';
+import { classifyAwsError, RetryableError } from '../core/errors';
 import {
   clip,
   clipDetails,
@@ -125,15 +126,23 @@ const MAX_READINESS_FINDINGS = 50;
 const MAX_READINESS_REASON = 300;
 
 const servicePk = (service: string) => `SERVICE#${service}`;
-/** Keys per BatchGetItem request (DynamoDB's limit), and attempts at keys it left unprocessed. */
+/** Keys per BatchGetItem request (DynamoDB's limit), and attempts at keys or items left unprocessed. */
 const BATCH_GET_KEYS = 100;
-const BATCH_GET_ATTEMPTS = 4;
+const BATCH_ATTEMPTS = 4;
+/** Audit entries per BatchWriteItem request (DynamoDB's limit). */
+const AUDIT_BATCH = 25;
 const auditPk = (service: string) => `AUDIT#${service}`;
 const STATE_SK = 'STATE';
 const LEASE_SK = 'LEASE';
 const noticePk = (service: string) => `NOTICE#${service}`;
 const readinessPk = (service: string) => `READY#${service}`;
 const statusSk = (capability: CapabilityName) => `CAP#${capability}`;
+
+/** An audit entry a batched write could not write. */
+export interface UnwrittenAudit {
+  readonly entry: AuditEntry;
+  readonly error: unknown;
+}
 
 /** The control plane's memory, as the engine, triggers and CLI use it. */
 export interface StateStore {
@@ -199,6 +208,8 @@ export interface StateStore {
    */
   claimNotice(service: string, key: string, stamp: string): Promise<boolean>;
   appendAudit(entry: AuditEntry): Promise<void>;
+  /** Many entries, in as few requests as the store allows; answers those not written, and why. */
+  appendAudits(entries: readonly AuditEntry[]): Promise<UnwrittenAudit[]>;
   /** Newest first. */
   readAudit(service: string, limit?: number): Promise<AuditEntry[]>;
   /**
@@ -265,7 +276,7 @@ export class DynamoStateStore implements StateStore {
     const unread = new Set<string>();
     for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
       let pending: Record<string, unknown>[] = keys.slice(i, i + BATCH_GET_KEYS);
-      for (let attempt = 0; pending.length > 0 && attempt < BATCH_GET_ATTEMPTS; attempt++) {
+      for (let attempt = 0; pending.length > 0 && attempt < BATCH_ATTEMPTS; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
         const keysNow = pending;
         const out = await this.call('BatchGetItem', () =>
@@ -589,20 +600,56 @@ export class DynamoStateStore implements StateStore {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    const expiresAt = Math.floor(Date.parse(entry.at) / 1000) + this.auditRetentionDays * 86_400;
     await this.call('PutItem', () =>
-      this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            pk: auditPk(entry.service),
-            sk: `${entry.at}#${this.newId()}`,
-            expiresAt,
-            ...boundedAudit(entry),
-          },
-        }),
-      ),
+      this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.auditItem(entry) })),
     );
+  }
+
+  /**
+   * BatchWriteItem, 25 items a request (DynamoDB's limit), the requests in parallel: a worker moving
+   * 50 services writes its audit in a few requests, not a few hundred. Items DynamoDB leaves
+   * unprocessed (throttling) are sent again, a few times.
+   */
+  async appendAudits(entries: readonly AuditEntry[]): Promise<UnwrittenAudit[]> {
+    const requests: AuditEntry[][] = [];
+    for (let i = 0; i < entries.length; i += AUDIT_BATCH) requests.push(entries.slice(i, i + AUDIT_BATCH));
+    const unwritten = await Promise.all(
+      requests.map(async (batch): Promise<UnwrittenAudit[]> => {
+        const items = new Map(batch.map((entry) => [this.auditItem(entry), entry] as const));
+        let pending = [...items.keys()];
+        try {
+          for (let attempt = 0; pending.length > 0 && attempt < BATCH_ATTEMPTS; attempt++) {
+            if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+            const put = pending;
+            const out = await this.call('BatchWriteItem', () =>
+              this.doc.send(
+                new BatchWriteCommand({
+                  RequestItems: { [this.tableName]: put.map((Item) => ({ PutRequest: { Item } })) },
+                }),
+              ),
+            );
+            const left = new Set(
+              (out.UnprocessedItems?.[this.tableName] ?? []).map((r) => `${r.PutRequest?.Item?.sk}`),
+            );
+            pending = pending.filter((item) => left.has(`${item.sk}`));
+          }
+        } catch (error) {
+          return pending.map((item) => ({ entry: items.get(item) as AuditEntry, error }));
+        }
+        const error = new RetryableError('DynamoDB BatchWriteItem left it unprocessed after retries');
+        return pending.map((item) => ({ entry: items.get(item) as AuditEntry, error }));
+      }),
+    );
+    return unwritten.flat();
+  }
+
+  private auditItem(entry: AuditEntry): Record<string, unknown> {
+    return {
+      pk: auditPk(entry.service),
+      sk: `${entry.at}#${this.newId()}`,
+      expiresAt: Math.floor(Date.parse(entry.at) / 1000) + this.auditRetentionDays * 86_400,
+      ...boundedAudit(entry),
+    };
   }
 
   /** Newest first. */

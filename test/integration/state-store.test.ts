@@ -141,3 +141,20 @@ describe("the dispatcher's batched read of many services", () => {
     expect(read.get('svc-122')).toEqual({ desired: initialDesiredState('svc-122'), statuses: {} });
   });
 });
+
+describe('audit entries written in batches', () => {
+  it('writes every entry of a group larger than one request, readable newest first', async () => {
+    const at = (i: number) => new Date(Date.parse('2026-12-01T08:00:00.000Z') + i * 1000).toISOString();
+    const entries = Array.from({ length: 60 }, (_, i) => ({
+      service: 'shop',
+      at: at(i),
+      kind: 'action' as const,
+      epoch: 1,
+      message: `step ${i}`,
+    }));
+    const unwritten = await store.appendAudits(entries);
+    expect(unwritten).toEqual([]);
+    const audit = await store.readAudit('shop', 100);
+    expect(audit.map((e) => e.message)).toEqual(entries.map((e) => e.message).reverse());
+  });
+});

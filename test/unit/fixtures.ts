@@ -31,6 +31,7 @@ import type {
   ReadinessRecord,
   ServiceRecord,
   StateStore,
+  UnwrittenAudit,
 } from '../../functions/state/store';
 import exampleConfig from '../../understudy.config';
 
@@ -409,6 +410,14 @@ export class FakeStore implements StateStore {
     this.auditCount++;
     if (this.keepAudit) this.audit.push(structuredClone(entry));
     this.leave('appendAudit', undefined);
+  }
+
+  /** As many appendAudit calls (a test's override of it applies, and each counts as one op). */
+  async appendAudits(entries: readonly AuditEntry[]): Promise<UnwrittenAudit[]> {
+    const outcomes = await Promise.allSettled(entries.map((entry) => this.appendAudit(entry)));
+    return outcomes.flatMap((outcome, i) =>
+      outcome.status === 'rejected' ? [{ entry: entries[i] as AuditEntry, error: outcome.reason }] : [],
+    );
   }
 
   async readAudit(service: string, limit = 50): Promise<AuditEntry[]> {
