@@ -104,12 +104,13 @@ describe('the stack for the example shop, DNS only', () => {
   });
 
   it('fans the schedule out to reconcile workers through an encrypted queue, within their Route 53 share', () => {
-    // Assess: at most 2 workers at once (2 x 1 req/s of Route 53), partial batch failures, a DLQ
+    // Assess: at most 2 workers at once (2 x 1 req/s of Route 53), 2 items (up to 25 services of one
+    // zone each) per invocation, partial batch failures, a DLQ
     const workQueue = synth.stack.getLogicalId(synth.stack.reconciler.queue.node.defaultChild as CfnElement);
     synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: logicalId(synth, reconcile) },
       EventSourceArn: { 'Fn::GetAtt': [workQueue, 'Arn'] },
-      BatchSize: 10,
+      BatchSize: 2,
       ScalingConfig: { MaximumConcurrency: 2 },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });

@@ -25,9 +25,10 @@ describe('a Region-wide failure, 100 services in 5 zones, scaled 10x', () => {
 
     // Assess
     expect(result.idleRoute53).toBeLessThanOrEqual(2 * result.pages);
-    // How many converge in time is bound by the emulator here (one request at a time, ~50/s on a
-    // busy machine), not by Route 53's budget: the bench reports the figure, the test its progress.
-    expect(result.convergedInTime).toBeGreaterThan(0);
+    // How many converge in time is bound by the emulator here (one request at a time, ~100/s on a
+    // busy machine), not by Route 53's budget: the bench reports the figure (82 of 100 on a quiet
+    // machine), the test a floor that a loaded CI machine still clears.
+    expect(result.convergedInTime).toBeGreaterThanOrEqual(20);
     expect(result.alarmsHandled).toBeGreaterThan(0);
     expect(result.itemsHandedBack).toBe(0);
     // Each process spaces its own requests; in any one second the account sees at most each
