@@ -365,7 +365,7 @@ const regionWide = async (endpoint: string) => {
       `Region-wide: services converged on the standby within ${intervals} scheduled intervals (1,000 services, 5 zones, 20 ms per call)`,
       `${r.convergedInTime} of ${r.services} (alarm events handled: ${r.alarmsHandled}; first ${((p(0) ?? 0) / 1000).toFixed(1)} s, median ${((p(0.5) ?? 0) / 1000).toFixed(1)} s; ` +
         `${r.failureRoute53} Route 53 and ${r.failureRequests} AWS requests in all, the emulator serving one at a time; ${r.itemsDispatched} items dispatched, ${r.workerInvocations} worker invocations)`,
-      'all 1,000 (issue 10, open: bound by the emulator here, by Route 53 at 4 req/s on AWS)',
+      "all 1,000 (issue 10, open: bound by the workers' Route 53 share, 2 req/s, and the emulator serving one request at a time)",
       r.convergedInTime === r.services,
     );
     record(
