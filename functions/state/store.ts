@@ -129,6 +129,19 @@ const servicePk = (service: string) => `SERVICE#${service}`;
 /** Keys per BatchGetItem request (DynamoDB's limit), and attempts at keys or items left unprocessed. */
 const BATCH_GET_KEYS = 100;
 const BATCH_ATTEMPTS = 4;
+/**
+ * Sends `pending` (keys or items of a batch request) and what DynamoDB leaves unprocessed again
+ * (throttling), a few times with a growing pause; answers what is still unprocessed.
+ */
+const untilProcessed = async <T>(pending: T[], send: (batch: T[]) => Promise<T[]>): Promise<T[]> => {
+  let left = pending;
+  for (let attempt = 0; left.length > 0 && attempt < BATCH_ATTEMPTS; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    left = await send(left);
+  }
+  return left;
+};
+
 /** Audit entries per BatchWriteItem request (DynamoDB's limit). */
 const AUDIT_BATCH = 25;
 const auditPk = (service: string) => `AUDIT#${service}`;
@@ -275,21 +288,19 @@ export class DynamoStateStore implements StateStore {
     const items: Record<string, unknown>[] = [];
     const unread = new Set<string>();
     for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
-      let pending: Record<string, unknown>[] = keys.slice(i, i + BATCH_GET_KEYS);
-      for (let attempt = 0; pending.length > 0 && attempt < BATCH_ATTEMPTS; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-        const keysNow = pending;
+      const batch: Record<string, unknown>[] = keys.slice(i, i + BATCH_GET_KEYS);
+      const left = await untilProcessed(batch, async (pending) => {
         const out = await this.call('BatchGetItem', () =>
           this.doc.send(
             new BatchGetCommand({
-              RequestItems: { [this.tableName]: { Keys: keysNow, ConsistentRead: true } },
+              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
             }),
           ),
         );
         items.push(...(out.Responses?.[this.tableName] ?? []));
-        pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-      for (const key of pending) unread.add(String(key.pk));
+        return out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      });
+      for (const key of left) unread.add(String(key.pk));
     }
     const records = new Map<string, Omit<ServiceRecord, 'lease'>>();
     for (const service of services) {
@@ -617,10 +628,10 @@ export class DynamoStateStore implements StateStore {
       requests.map(async (batch): Promise<UnwrittenAudit[]> => {
         const items = new Map(batch.map((entry) => [this.auditItem(entry), entry] as const));
         let pending = [...items.keys()];
+        let error: unknown = new RetryableError('DynamoDB BatchWriteItem left it unprocessed after retries');
         try {
-          for (let attempt = 0; pending.length > 0 && attempt < BATCH_ATTEMPTS; attempt++) {
-            if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-            const put = pending;
+          pending = await untilProcessed(pending, async (put) => {
+            pending = put;
             const out = await this.call('BatchWriteItem', () =>
               this.doc.send(
                 new BatchWriteCommand({
@@ -631,12 +642,11 @@ export class DynamoStateStore implements StateStore {
             const left = new Set(
               (out.UnprocessedItems?.[this.tableName] ?? []).map((r) => `${r.PutRequest?.Item?.sk}`),
             );
-            pending = pending.filter((item) => left.has(`${item.sk}`));
-          }
-        } catch (error) {
-          return pending.map((item) => ({ entry: items.get(item) as AuditEntry, error }));
+            return put.filter((item) => left.has(`${item.sk}`));
+          });
+        } catch (failure) {
+          error = failure;
         }
-        const error = new RetryableError('DynamoDB BatchWriteItem left it unprocessed after retries');
         return pending.map((item) => ({ entry: items.get(item) as AuditEntry, error }));
       }),
     );
