@@ -305,9 +305,11 @@ export const reconcileCapability = async (
   let guard: CallGuard | undefined;
   let inFlight: PlannedAction | undefined;
   const results: ActionResult[] = [];
+  /** How far the plan got, for a superseded report: " after 1 of 2 action(s)". */
+  let done = '';
   try {
     for (const [index, action] of plan.actions.entries()) {
-      const done = index > 0 ? ` after ${index} of ${plan.actions.length} action(s)` : '';
+      done = index > 0 ? ` after ${index} of ${plan.actions.length} action(s)` : '';
       // The engine's deadline: start no action the function may not live to finish.
       if (pastDeadline(cp)) {
         const detail = `${plan.detail}: ${index} of ${plan.actions.length} action(s) done before the run's deadline; the next run takes the rest`;
@@ -315,9 +317,12 @@ export const reconcileCapability = async (
         return { ...base, phase: 'deferred', detail, plan };
       }
       // Fence before every action, not once per plan: an earlier action, an SDK retry or a rate-limit
-      // sleep may have let another trigger move the desired state on, or the lease run out.
+      // sleep may have let another trigger move the desired state on, or the lease run out. Every
+      // mutating attempt inside the action is fenced again at the last moment (the call guard), so
+      // only a once-per-epoch action reads the fence here, before its intent is recorded; any other
+      // action's first fence read is its call's own: one round trip less on the alarm path.
       try {
-        await checkFence(cp, lease, desired.epoch);
+        if (action.once !== undefined) await checkFence(cp, lease, desired.epoch);
       } catch (error) {
         if (!(error instanceof SupersededError)) throw error;
         const detail = error.message.replace(/ dropped: /, ` dropped${done}: `);
@@ -342,26 +347,40 @@ export const reconcileCapability = async (
         }
         stored = intent;
       }
-      cp.reporter.report({
-        ...base,
-        at: cp.clock.now().toISOString(),
-        kind: 'action',
-        message: `${action.api}: ${action.reason}`,
-        details: { params: action.params },
-      });
+      // The action is recorded once its fence has passed: before its first mutating call leaves, or
+      // when it returns if it made none. A plan the fence drops leaves no action in the audit log,
+      // and neither does an action that failed before any mutating call (its failure is recorded).
+      let recorded = false;
+      const record = () => {
+        if (recorded) return;
+        recorded = true;
+        cp.reporter.report({
+          ...base,
+          at: cp.clock.now().toISOString(),
+          kind: 'action',
+          message: `${action.api}: ${action.reason}`,
+          details: { params: action.params },
+        });
+      };
+      if (action.once !== undefined) record();
       guard = {
         service: service.name,
         epoch: desired.epoch,
         token: lease.token,
         once: action.once !== undefined,
-        check: () => checkFence(cp, lease, desired.epoch),
+        check: async () => {
+          await checkFence(cp, lease, desired.epoch);
+          record();
+        },
         attempts: [],
       };
       inFlight = action;
       const current = guard;
-      results.push(
-        await withCallGuard(current, () => capability.execute(action, { service, epoch: desired.epoch })),
+      const executed = withCallGuard(current, () =>
+        capability.execute(action, { service, epoch: desired.epoch }),
       );
+      results.push(await executed);
+      record();
       inFlight = undefined;
       // The grace in which AWS may not show the call yet counts from when it returned, not from the
       // record: the run may have waited between the two (an SDK backoff, the rate-limit sleep).
@@ -370,9 +389,11 @@ export const reconcileCapability = async (
   } catch (error) {
     const failure = classify(capabilityName, error);
     if (failure instanceof SupersededError) {
-      // Stopped by the fence inside the action (an SDK retry, a sleep): nothing more for this epoch.
-      cp.log.info(failure.message, { ...base });
-      return { ...base, phase: 'superseded', detail: failure.message, plan };
+      // Stopped by the fence inside the action (its first call, an SDK retry, a sleep): nothing more
+      // for this epoch.
+      const detail = failure.message.replace(/ dropped: /, ` dropped${done}: `);
+      cp.log.info(detail, { ...base });
+      return { ...base, phase: 'superseded', detail, plan };
     }
     cp.log.warn('reconcile step failed', { ...base, error: failure.message, retryable: failure.retryable });
     // A once-per-epoch call that provably never took effect (refused, or stopped before it left) is

@@ -15,6 +15,7 @@ import {
   type Site,
   type TransitionRequest,
 } from '../../functions/core/types';
+import { guardedAttempt } from '../../functions/engine/call-guard';
 import type { Capability, CapabilityPlan, PlannedAction } from '../../functions/engine/capability';
 import type { ControlPlane } from '../../functions/engine/engine';
 import { Reporter } from '../../functions/engine/reporter';
@@ -519,8 +520,11 @@ export class FakeCapability implements Capability<FakeObserved, FakeAction> {
     };
   }
 
+  /** Its move is one mutating call, fenced at the last moment as the client kit fences AWS calls. */
   async execute(action: FakeAction, context: { readonly epoch: number }) {
-    this.executed.push({ action, epoch: context.epoch });
+    await guardedAttempt('FakeClient', 'MoveCommand', async () => {
+      this.executed.push({ action, epoch: context.epoch });
+    });
     await this.tick();
     this.onExecute?.(this.executed.length);
     if (this.executeError) throw this.executeError;
