@@ -376,10 +376,9 @@ export const reconcileCapability = async (
       };
       inFlight = action;
       const current = guard;
-      const executed = withCallGuard(current, () =>
-        capability.execute(action, { service, epoch: desired.epoch }),
+      results.push(
+        await withCallGuard(current, () => capability.execute(action, { service, epoch: desired.epoch })),
       );
-      results.push(await executed);
       record();
       inFlight = undefined;
       // The grace in which AWS may not show the call yet counts from when it returned, not from the

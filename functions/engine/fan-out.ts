@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import { type CapabilityName, capabilitiesOf, type ServiceConfig } from '../config/schema';
+import { capabilitiesOf, type ServiceConfig } from '../config/schema';
 import { mapBounded } from '../core/bounded';
 import { classifyAwsError } from '../core/errors';
-import type { ServiceRecord } from '../state/store';
+import type { ServiceRecord, ServiceToRead } from '../state/store';
 import { alarmStatesOfBatch } from './auto-failback';
 import {
   type CapabilityReport,
@@ -124,8 +124,9 @@ export const groupForWork = (
     const section = (name: string) => (service as unknown as Record<string, unknown>)[name];
     const module = cp.modules.find((m) => m.gathering && section(m.name) !== undefined);
     const gathering = module?.gathering;
-    const key = module && gathering ? `${module.name}:${gathering.key(section(module.name))}` : '';
-    const weight = gathering ? gathering.weight(section(module.name)) : 0;
+    const own = module && section(module.name);
+    const key = gathering ? `${module.name}:${gathering.key(own)}` : '';
+    const weight = gathering?.weight(own) ?? 0;
     const capacity = gathering?.capacity ?? Number.POSITIVE_INFINITY;
     let item = open.get(key);
     if (!item || item.services.length >= SERVICES_PER_ITEM || item.weight + weight > capacity) {
@@ -150,14 +151,18 @@ export const planDispatch = async (
   const now = cp.clock.now();
   const run = options.run ?? cp.newId?.() ?? now.toISOString();
   const records = new Map<string, Omit<ServiceRecord, 'lease'> | undefined>();
-  const capabilities = cp.modules.map((m) => m.name as CapabilityName);
-  const chunks: string[][] = [];
+  const chunks: ServiceToRead[][] = [];
   for (let i = 0; i < cp.config.services.length; i += DISPATCH_READ_SERVICES) {
-    chunks.push(cp.config.services.slice(i, i + DISPATCH_READ_SERVICES).map((s) => s.name));
+    chunks.push(
+      cp.config.services
+        .slice(i, i + DISPATCH_READ_SERVICES)
+        .map((s) => ({ name: s.name, capabilities: capabilitiesOf(s, cp.modules) })),
+    );
   }
-  await mapBounded(chunks, DISPATCH_READS_IN_FLIGHT, async (names) => {
+  await mapBounded(chunks, DISPATCH_READS_IN_FLIGHT, async (chunk) => {
+    const names = chunk.map((s) => s.name);
     try {
-      const read = await cp.store.readServices(names, capabilities);
+      const read = await cp.store.readServices(chunk);
       for (const name of names) records.set(name, read.get(name));
       const unread = names.filter((name) => !read.has(name));
       if (unread.length > 0) {

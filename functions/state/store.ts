@@ -151,6 +151,12 @@ const noticePk = (service: string) => `NOTICE#${service}`;
 const readinessPk = (service: string) => `READY#${service}`;
 const statusSk = (capability: CapabilityName) => `CAP#${capability}`;
 
+/** A service to read in a batch, with the capabilities it configures (a status item each). */
+export interface ServiceToRead {
+  readonly name: string;
+  readonly capabilities: readonly CapabilityName[];
+}
+
 /** An audit entry a batched write could not write. */
 export interface UnwrittenAudit {
   readonly entry: AuditEntry;
@@ -161,13 +167,10 @@ export interface UnwrittenAudit {
 export interface StateStore {
   readService(service: string): Promise<ServiceRecord>;
   /**
-   * Many services' desired states and the given capabilities' statuses, without their leases: what
-   * the dispatcher orders by. A service missing from the answer could not be read.
+   * Many services' desired states and their capabilities' statuses, without their leases: what the
+   * dispatcher orders by. A service missing from the answer could not be read.
    */
-  readServices(
-    services: readonly string[],
-    capabilities: readonly CapabilityName[],
-  ): Promise<Map<string, Omit<ServiceRecord, 'lease'>>>;
+  readServices(services: readonly ServiceToRead[]): Promise<Map<string, Omit<ServiceRecord, 'lease'>>>;
   /** The current epoch, read consistently: the fence checked before every mutating call. */
   readEpoch(service: string): Promise<number>;
   /**
@@ -278,12 +281,9 @@ export class DynamoStateStore implements StateStore {
    * services the dispatcher makes a few dozen requests, not a thousand. Keys DynamoDB leaves
    * unprocessed (throttling) are asked for again, a few times; services still unread are left out.
    */
-  async readServices(
-    services: readonly string[],
-    capabilities: readonly CapabilityName[],
-  ): Promise<Map<string, Omit<ServiceRecord, 'lease'>>> {
-    const keys = services.flatMap((service) =>
-      [STATE_SK, ...capabilities.map(statusSk)].map((sk) => ({ pk: servicePk(service), sk })),
+  async readServices(services: readonly ServiceToRead[]): Promise<Map<string, Omit<ServiceRecord, 'lease'>>> {
+    const keys = services.flatMap(({ name, capabilities }) =>
+      [STATE_SK, ...capabilities.map(statusSk)].map((sk) => ({ pk: servicePk(name), sk })),
     );
     const items: Record<string, unknown>[] = [];
     const unread = new Set<string>();
@@ -303,9 +303,9 @@ export class DynamoStateStore implements StateStore {
       for (const key of left) unread.add(String(key.pk));
     }
     const records = new Map<string, Omit<ServiceRecord, 'lease'>>();
-    for (const service of services) {
-      if (unread.has(servicePk(service))) continue;
-      records.set(service, { desired: initialDesiredState(service), statuses: {} });
+    for (const { name } of services) {
+      if (unread.has(servicePk(name))) continue;
+      records.set(name, { desired: initialDesiredState(name), statuses: {} });
     }
     for (const item of items) {
       const name = String(item.pk).slice(servicePk('').length);

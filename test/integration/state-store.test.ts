@@ -129,7 +129,7 @@ describe("the dispatcher's batched read of many services", () => {
     await store.acquireLease('svc-0', 'reconcile/r', new Date(), LEASE_MS);
 
     // Act
-    const read = await store.readServices(names, ['dns', 'database']);
+    const read = await store.readServices(names.map((name) => ({ name, capabilities: ['dns', 'database'] })));
 
     // Assess
     expect(read.size).toBe(125);

@@ -31,6 +31,7 @@ import type {
   ReadinessChange,
   ReadinessRecord,
   ServiceRecord,
+  ServiceToRead,
   StateStore,
   UnwrittenAudit,
 } from '../../functions/state/store';
@@ -240,18 +241,15 @@ export class FakeStore implements StateStore {
     );
   }
 
-  async readServices(
-    services: readonly string[],
-    capabilities: readonly CapabilityName[],
-  ): Promise<Map<string, Omit<ServiceRecord, 'lease'>>> {
+  async readServices(services: readonly ServiceToRead[]): Promise<Map<string, Omit<ServiceRecord, 'lease'>>> {
     await this.enter('readServices');
     const records = new Map<string, Omit<ServiceRecord, 'lease'>>();
-    for (const service of services) {
-      const statuses = this.statuses.get(service) ?? {};
+    for (const { name, capabilities } of services) {
+      const statuses = this.statuses.get(name) ?? {};
       records.set(
-        service,
+        name,
         structuredClone({
-          desired: this.desired.get(service) ?? initialDesiredState(service),
+          desired: this.desired.get(name) ?? initialDesiredState(name),
           statuses: Object.fromEntries(capabilities.flatMap((c) => (statuses[c] ? [[c, statuses[c]]] : []))),
         }),
       );
