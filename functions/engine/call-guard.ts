@@ -33,6 +33,11 @@ export interface CallGuard {
   readonly once: boolean;
   /** Throws SupersededError when the call must not be made any more. */
   check(): Promise<void>;
+  /**
+   * When the last check passed on the transition's own proof (lease.ts, FenceProof) instead of a
+   * fence read: that proof's time (clock ms); undefined when it read the fence.
+   */
+  provenAt?: number | undefined;
   /** Every guarded attempt of the action, in order. */
   readonly attempts: AttemptOutcome[];
 }

@@ -23,7 +23,14 @@ import {
   type PlannedAction,
   reasonKey,
 } from './capability';
-import { checkFence, withServiceLease } from './lease';
+import {
+  checkFence,
+  type FenceProof,
+  LEASE_RENEW_BELOW_MS,
+  type PlanFence,
+  planFence,
+  withServiceLease,
+} from './lease';
 import type { CapabilityModule } from './module';
 import type { Reporter } from './reporter';
 
@@ -199,6 +206,8 @@ export interface ReconcileOptions {
   readonly lease?: Lease | undefined;
   /** The assessment made under this lease's protection already (reads only, not repeated). */
   readonly assessment?: Assessment | undefined;
+  /** The transition's proof of epoch and lease (lease.ts): serves the capability's first fence. */
+  readonly proof?: FenceProof | undefined;
 }
 
 /**
@@ -298,6 +307,7 @@ export const reconcileCapability = async (
   const resting = restingOf(assessment, previous);
   if (resting) return { ...(await settle(resting.phase, resting.detail, resting)), plan };
   if (plan.kind !== 'act' || lease === undefined) throw new Error('unreachable: an act plan under a lease');
+  const fence = planFence(cp, lease, desired.epoch, options.proof);
 
   /** What later runs must know, as this run recorded it: once-per-epoch intents are added as made. */
   let pending = previous?.pending;
@@ -316,19 +326,11 @@ export const reconcileCapability = async (
         cp.log.info(detail, { ...base });
         return { ...base, phase: 'deferred', detail, plan };
       }
-      // Fence before every action, not once per plan: an earlier action, an SDK retry or a rate-limit
+      // Fenced before every action, not once per plan: an earlier action, an SDK retry or a rate-limit
       // sleep may have let another trigger move the desired state on, or the lease run out. Every
-      // mutating attempt inside the action is fenced again at the last moment (the call guard), so
-      // only a once-per-epoch action reads the fence here, before its intent is recorded; any other
-      // action's first fence read is its call's own: one round trip less on the alarm path.
-      try {
-        if (action.once !== undefined) await checkFence(cp, lease, desired.epoch);
-      } catch (error) {
-        if (!(error instanceof SupersededError)) throw error;
-        const detail = error.message.replace(/ dropped: /, ` dropped${done}: `);
-        cp.log.info(detail, { ...base });
-        return { ...base, phase: 'superseded', detail, plan };
-      }
+      // mutating attempt inside the action is fenced at the last moment (the call guard); a
+      // once-per-epoch action's intent is written under the fence too (writeFencedStatus), so that
+      // no intent is recorded for an epoch that is no longer current.
       if (action.once !== undefined) {
         // Recorded before it is called: a run that dies in the call leaves the record, and the next
         // run looks at AWS to see whether it happened instead of calling again.
@@ -340,8 +342,15 @@ export const reconcileCapability = async (
           `${action.api} recorded as intended before it is called (at most once in epoch ${desired.epoch}): ${action.reason}`,
           { pending, code: plan.code },
         );
-        if (!(await cp.store.writeStatus(service.name, intent))) {
-          const detail = `plan for epoch ${desired.epoch} dropped${done}: a newer status is stored`;
+        try {
+          if (!(await recordIntent(cp, service.name, intent, lease, fence))) {
+            const detail = `plan for epoch ${desired.epoch} dropped${done}: a newer status is stored`;
+            cp.log.info(detail, { ...base });
+            return { ...base, phase: 'superseded', detail, plan };
+          }
+        } catch (error) {
+          if (!(error instanceof SupersededError)) throw error;
+          const detail = error.message.replace(/ dropped: /, ` dropped${done}: `);
           cp.log.info(detail, { ...base });
           return { ...base, phase: 'superseded', detail, plan };
         }
@@ -363,19 +372,19 @@ export const reconcileCapability = async (
         });
       };
       if (action.once !== undefined) record();
-      guard = {
+      const current: CallGuard = {
         service: service.name,
         epoch: desired.epoch,
         token: lease.token,
         once: action.once !== undefined,
         check: async () => {
-          await checkFence(cp, lease, desired.epoch);
+          current.provenAt = await fence.check();
           record();
         },
         attempts: [],
       };
+      guard = current;
       inFlight = action;
-      const current = guard;
       results.push(
         await withCallGuard(current, () => capability.execute(action, { service, epoch: desired.epoch })),
       );
@@ -419,6 +428,39 @@ export const reconcileCapability = async (
     ...(await settle('waiting', `${plan.detail}: ${outcome.detail}`, { pending: after, code: plan.code })),
     plan,
   };
+};
+
+/**
+ * Records a once-per-epoch intent under the fence, in one round trip: written only while the epoch is
+ * current and the lease this run's with LEASE_RENEW_BELOW_MS left, and its commit is the proof the
+ * call's first check takes. When the fence did not hold, a fence read says why (SupersededError) or
+ * renews a lease running short, and the write is tried once more. False: a newer status is stored.
+ */
+const recordIntent = async (
+  cp: ControlPlane,
+  service: string,
+  intent: CapabilityStatus,
+  lease: Lease,
+  fence: PlanFence,
+): Promise<boolean> => {
+  for (let attempt = 0; ; attempt++) {
+    const at = cp.clock.now().getTime();
+    const outcome = await cp.store.writeFencedStatus(service, intent, {
+      lease,
+      leaseLeftUntil: at + LEASE_RENEW_BELOW_MS,
+    });
+    if (outcome === 'written') {
+      fence.prove({ epoch: intent.epoch, token: lease.token, at });
+      return true;
+    }
+    if (outcome === 'newer-status') return false;
+    await checkFence(cp, lease, intent.epoch);
+    if (attempt > 0) {
+      throw new SupersededError(
+        `plan for epoch ${intent.epoch} dropped: the fence held on reading but not on writing the intent`,
+      );
+    }
+  }
 };
 
 /** When this epoch's decision moved the capability; undefined when this epoch did not move it. */
@@ -496,7 +538,12 @@ export interface ServiceReconcileOptions {
    * the assessments made from that record beside the write: nobody held the service between the read
    * and the lease, so they stand and nothing is read or taken again.
    */
-  readonly leased?: { readonly lease: Lease; readonly assessed: ReadonlyMap<CapabilityName, Assessment> };
+  readonly leased?: {
+    readonly lease: Lease;
+    readonly assessed: ReadonlyMap<CapabilityName, Assessment>;
+    /** What the transaction proved (epoch and lease, when): the first fence of each capability. */
+    readonly proof?: FenceProof | undefined;
+  };
 }
 
 /** The report for a capability that needs nothing written (or a deferred one when it does). */
@@ -576,6 +623,7 @@ export const reconcileService = async (
             dryRun: false,
             lease,
             assessment: unchanged ? assessed.get(c) : undefined,
+            proof: round.index === 0 ? options.leased?.proof : undefined,
           }),
         ),
       );

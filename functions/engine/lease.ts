@@ -127,6 +127,63 @@ export const withServiceLease = async <T>(
 };
 
 /**
+ * How long the transaction that wrote an epoch and took the lease with it stands in for a fence read:
+ * its committed conditions proved, as a read would, that the epoch was current and the lease this
+ * run's. A read is no fresher by the time its call reaches AWS; past this, the fence is read again.
+ * Far below the lease's life, so the lease part of the proof cannot have run out meanwhile.
+ */
+export const FENCE_PROOF_MS = 1_000;
+
+/**
+ * Proof that an epoch was current and a lease this run's, at `at` (clock ms, taken before the
+ * transaction that proved it was sent): what `writeTransitionLeased` committed.
+ */
+export interface FenceProof {
+  readonly epoch: number;
+  readonly token: number;
+  readonly at: number;
+}
+
+/** One action plan's fence: a proof, when it has a fresh one, serves one check; otherwise it reads. */
+export interface PlanFence {
+  /** Passes or throws SupersededError; answers the proof's time when a proof served, else undefined. */
+  check(): Promise<number | undefined>;
+  /** A write that proved the fence as it committed (a fenced intent): offered to the next check. */
+  prove(proof: FenceProof): void;
+}
+
+/**
+ * A fence that takes a proof once, for the first check made within FENCE_PROOF_MS of it, and reads
+ * for every other check: the first call after an alarm's transition, or after a fenced intent,
+ * leaves without a round trip of its own.
+ */
+export const planFence = (
+  cp: Pick<ControlPlane, 'store' | 'clock'>,
+  lease: Lease,
+  epoch: number,
+  proof: FenceProof | undefined,
+): PlanFence => {
+  let unused = proof;
+  return {
+    prove: (next) => {
+      unused = next;
+    },
+    check: async () => {
+      const offered = unused;
+      unused = undefined;
+      const fresh =
+        offered !== undefined &&
+        offered.epoch === epoch &&
+        offered.token === lease.token &&
+        cp.clock.now().getTime() - offered.at <= FENCE_PROOF_MS;
+      if (fresh) return offered.at;
+      await checkFence(cp, lease, epoch);
+      return undefined;
+    },
+  };
+};
+
+/**
  * The fence of one action: its epoch is still the desired one and its run still holds the lease
  * (renewing it when little is left). One consistent read; throws SupersededError otherwise.
  */

@@ -12,7 +12,7 @@ import {
   type ControlPlane,
   reconcileService,
 } from './engine';
-import { LEASE_MS, leaseOwner } from './lease';
+import { type FenceProof, LEASE_MS, leaseOwner } from './lease';
 
 export type TransitionOutcome =
   | {
@@ -169,6 +169,8 @@ type WrittenIntent =
       readonly kind: 'leased';
       readonly lease: Lease;
       readonly assessed: ReadonlyMap<CapabilityName, Assessment>;
+      /** Undefined when the transaction's answer was lost and the state read back instead. */
+      readonly proof: FenceProof | undefined;
     };
 
 /**
@@ -202,7 +204,7 @@ const writeIntent = async (
   if (outcome.kind === 'stale') return { kind: 'lost' };
   if (outcome.kind === 'busy') return alone();
   if (outcome.kind === 'written') return { kind: 'written' };
-  return { kind: 'leased', lease: outcome.lease, assessed };
+  return { kind: 'leased', lease: outcome.lease, assessed, proof: outcome.proof };
 };
 
 /**
@@ -215,14 +217,20 @@ const writeLeased = async (
   record: ServiceRecord,
   next: DesiredState,
   owner: string,
-): Promise<LeasedTransition | { readonly kind: 'written' }> => {
+): Promise<
+  (LeasedTransition & { readonly proof?: FenceProof | undefined }) | { readonly kind: 'written' }
+> => {
+  const now = cp.clock.now();
   try {
-    return await cp.store.writeTransitionLeased(record.desired.epoch, next, {
+    const outcome = await cp.store.writeTransitionLeased(record.desired.epoch, next, {
       owner,
       seen: record.lease,
-      now: cp.clock.now(),
+      now,
       durationMs: LEASE_MS,
     });
+    if (outcome.kind !== 'leased') return outcome;
+    // Committed: at `now` (before it was sent, so on the safe side) the epoch was ours and the lease too.
+    return { ...outcome, proof: { epoch: next.epoch, token: outcome.lease.token, at: now.getTime() } };
   } catch (error) {
     const after = await cp.store.readService(next.service);
     if (after.desired.requestId !== next.requestId || after.desired.epoch !== next.epoch) throw error;

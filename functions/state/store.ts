@@ -103,6 +103,9 @@ export type LeaseRelease =
   | { readonly kind: 'lost' };
 
 /** The last readiness verdict of one part of a service: a capability, or the checks all services share. */
+/** What a fenced status write came to: written, a newer status stored, or the fence not held. */
+export type FencedStatusWrite = 'written' | 'newer-status' | 'unfenced';
+
 export interface ReadinessRecord {
   readonly service: string;
   /** A capability's name, or `shared` (the Slack secret: the checks every service shares). */
@@ -193,6 +196,17 @@ export interface StateStore {
    * token): statuses never regress. False when refused; that is not an error.
    */
   writeStatus(service: string, status: CapabilityStatus): Promise<boolean>;
+  /**
+   * A status written only while the fence holds, in one transaction: as `writeStatus`, and only if
+   * the desired state is still at the status's epoch and the lease is still `fence.lease` with at
+   * least `fence.leaseLeftUntil` (clock ms) to run. How a once-per-epoch intent is recorded: one round
+   * trip where a fence read and a write were two, and its commit proves the fence for the call after.
+   */
+  writeFencedStatus(
+    service: string,
+    status: CapabilityStatus,
+    fence: { readonly lease: Lease; readonly leaseLeftUntil: number },
+  ): Promise<FencedStatusWrite>;
   /** The epoch and the lease, in one consistent read: the fence before every mutating call. */
   readFence(service: string): Promise<Fence>;
   /**
@@ -428,24 +442,57 @@ export class DynamoStateStore implements StateStore {
   }
 
   async writeStatus(service: string, status: CapabilityStatus): Promise<boolean> {
-    const token = status.leaseToken;
-    return this.conditionalPut('status', {
-      Item: {
-        pk: servicePk(service),
-        sk: statusSk(status.capability),
-        ...status,
-        detail: clip(status.detail, MAX_AUDIT_MESSAGE),
-      },
-      ConditionExpression:
-        token === undefined
-          ? 'attribute_not_exists(pk) OR epoch <= :epoch'
-          : 'attribute_not_exists(pk) OR epoch < :epoch OR ' +
-            '(epoch = :epoch AND (attribute_not_exists(leaseToken) OR leaseToken <= :token))',
-      ExpressionAttributeValues: {
-        ':epoch': status.epoch,
-        ...(token !== undefined && { ':token': token }),
-      },
-    });
+    return this.conditionalPut('status', statusPut(service, status));
+  }
+
+  async writeFencedStatus(
+    service: string,
+    status: CapabilityStatus,
+    fence: { readonly lease: Lease; readonly leaseLeftUntil: number },
+  ): Promise<FencedStatusWrite> {
+    const pk = servicePk(service);
+    try {
+      // Idempotent on retry like every transaction (the SDK's token): a lost answer commits once.
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, ...statusPut(service, status) } },
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: { pk, sk: STATE_SK },
+                ConditionExpression:
+                  status.epoch === 0 ? 'attribute_not_exists(pk) OR epoch = :epoch' : 'epoch = :epoch',
+                ExpressionAttributeValues: { ':epoch': status.epoch },
+              },
+            },
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: { pk, sk: LEASE_SK },
+                ConditionExpression: `${LEASE_OURS} AND leaseUntil >= :left`,
+                ExpressionAttributeNames: { '#owner': 'owner' },
+                ExpressionAttributeValues: {
+                  ':owner': fence.lease.owner,
+                  ':token': fence.lease.token,
+                  ':left': fence.leaseLeftUntil,
+                },
+              },
+            },
+          ],
+        }),
+      );
+      return 'written';
+    } catch (error) {
+      if (sdkErrorName(error) !== 'TransactionCanceledException') {
+        throw classifyAwsError('DynamoDB TransactWriteItems (fenced status)', error);
+      }
+      const sdkError = (error as { cause?: unknown }).cause ?? error;
+      const reasons = (sdkError as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+      const failed = (i: number) => reasons[i]?.Code === 'ConditionalCheckFailed';
+      // The fence first: when it no longer holds, that is what the caller must hear.
+      return failed(1) || failed(2) || !failed(0) ? 'unfenced' : 'newer-status';
+    }
   }
 
   async readFence(service: string): Promise<Fence> {
@@ -765,6 +812,28 @@ export const boundedAudit = (entry: AuditEntry): AuditEntry => ({
   source: entry.source === undefined ? undefined : clip(entry.source, MAX_REQUESTED_BY),
   details: clipDetails(entry.details, MAX_AUDIT_DETAILS),
 });
+
+/** A status item, on condition that no newer one is stored (a later epoch, or a later lease token). */
+const statusPut = (service: string, status: CapabilityStatus) => {
+  const token = status.leaseToken;
+  return {
+    Item: {
+      pk: servicePk(service),
+      sk: statusSk(status.capability),
+      ...status,
+      detail: clip(status.detail, MAX_AUDIT_MESSAGE),
+    },
+    ConditionExpression:
+      token === undefined
+        ? 'attribute_not_exists(pk) OR epoch <= :epoch'
+        : 'attribute_not_exists(pk) OR epoch < :epoch OR ' +
+          '(epoch = :epoch AND (attribute_not_exists(leaseToken) OR leaseToken <= :token))',
+    ExpressionAttributeValues: {
+      ':epoch': status.epoch,
+      ...(token !== undefined && { ':token': token }),
+    },
+  };
+};
 
 /** The lease is still the holder's own: same owner, same fencing token. */
 const LEASE_OURS = '#owner = :owner AND leaseToken = :token';

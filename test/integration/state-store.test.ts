@@ -109,6 +109,67 @@ describe('a transition written with the service lease', () => {
   });
 });
 
+describe('a once-per-epoch intent written under the fence', () => {
+  const intent = (epoch: number, leaseToken: number) => ({
+    capability: 'database' as const,
+    epoch,
+    active: 'standby' as const,
+    phase: 'in-progress' as const,
+    detail: 'PromoteReadReplica recorded as intended before it is called',
+    updatedAt: '2026-12-01T08:01:00.000Z',
+    leaseToken,
+    pending: { promoted: String(epoch) },
+  });
+  /** Epoch 1 written with the lease (token 1), as on the alarm path. */
+  const leased = async (now = new Date()) => {
+    const outcome = await transitionWithLease(undefined, now);
+    if (outcome.kind !== 'leased') throw new Error(`the transition was ${outcome.kind}`);
+    return outcome.lease;
+  };
+
+  it('writes the intent while the epoch is current and the lease is its own with time left', async () => {
+    const now = new Date();
+    const lease = await leased(now);
+    const outcome = await store.writeFencedStatus('shop', intent(1, 1), {
+      lease,
+      leaseLeftUntil: now.getTime() + 45_000,
+    });
+    expect(outcome).toBe('written');
+    expect((await store.readService('shop')).statuses.database).toMatchObject({ epoch: 1, leaseToken: 1 });
+  });
+
+  it('writes nothing when the epoch moved on, when the lease is not its own, or has too little left', async () => {
+    const now = new Date();
+    const lease = await leased(now);
+    const attempts = [
+      // The lease has less left than asked for.
+      { lease, leaseLeftUntil: now.getTime() + LEASE_MS + 1 },
+      // Another owner name with the same token.
+      { lease: { ...lease, owner: 'reconcile/r' }, leaseLeftUntil: now.getTime() },
+    ];
+    for (const fence of attempts)
+      expect(await store.writeFencedStatus('shop', intent(1, 1), fence)).toBe('unfenced');
+    // An operator's failback moved the epoch on.
+    await store.writeTransition(1, { ...failover(2), capabilities: {} });
+    expect(
+      await store.writeFencedStatus('shop', intent(1, 1), { lease, leaseLeftUntil: now.getTime() }),
+    ).toBe('unfenced');
+    expect((await store.readService('shop')).statuses.database).toBeUndefined();
+  });
+
+  it('says a newer status is stored when only the status condition failed', async () => {
+    const now = new Date();
+    const lease = await leased(now);
+    await store.writeStatus('shop', { ...intent(1, 2), phase: 'converged' });
+    const outcome = await store.writeFencedStatus('shop', intent(1, 1), {
+      lease,
+      leaseLeftUntil: now.getTime(),
+    });
+    expect(outcome).toBe('newer-status');
+    expect((await store.readService('shop')).statuses.database?.phase).toBe('converged');
+  });
+});
+
 describe("the dispatcher's batched read of many services", () => {
   it('reads what one Query per service reads (leases aside), 100 keys a request, for services never written too', async () => {
     // Prepare: 120 services, every third failed over, every other with a status; 5 never written

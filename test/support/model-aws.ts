@@ -20,6 +20,7 @@ import { emptyMeta, messageSortKey } from '../../functions/capabilities/mail/hel
 import { SmtpConnectionError } from '../../functions/capabilities/mail/smtp';
 import type { MessageOutcome } from '../../functions/capabilities/mail/store';
 import { currentCallGuard, guardedAttempt, isMutatingCall } from '../../functions/engine/call-guard';
+import { FENCE_PROOF_MS } from '../../functions/engine/lease';
 import type { FakeStore } from '../unit/fixtures';
 
 export const HC_PRIMARY = '11111111-1111-4111-8111-111111111111';
@@ -126,6 +127,9 @@ export class SimAws {
     deliveries: 0,
     redeliveries: 0,
     starts: 0,
+    /** Mutating attempts whose fence was a write's proof, not a read; and those that met a newer epoch. */
+    onProof: 0,
+    onProofSuperseded: 0,
   };
   /** Mutating calls that reached AWS, by command. */
   readonly byApi = new Map<string, number>();
@@ -260,7 +264,16 @@ export class SimAws {
       return undefined;
     }
     const epoch = this.store.desired.get(guard.service)?.epoch ?? 0;
-    if (guard.epoch !== epoch) {
+    // A call that left on its transition's proof (lease.ts, FenceProof) may meet an epoch written
+    // after that proof, as a call may meet one written after its fence read: allowed only within
+    // FENCE_PROOF_MS of a proof the store really committed (this epoch with this lease token).
+    const proven =
+      guard.provenAt !== undefined &&
+      this.now - guard.provenAt <= FENCE_PROOF_MS &&
+      this.store.fenceProofs.has(`${guard.service}/${guard.epoch}/${guard.token}`);
+    if (guard.provenAt !== undefined) this.counts.onProof++;
+    if (guard.epoch !== epoch && proven) this.counts.onProofSuperseded++;
+    if (guard.epoch !== epoch && !proven) {
       this.violation(
         'epoch',
         `${what} for epoch ${guard.epoch} of ${guard.service}, which is at epoch ${epoch}`,

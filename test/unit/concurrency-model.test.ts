@@ -34,6 +34,8 @@ describe('never worse under concurrency (model walk)', () => {
       held: 0,
       epochs: 0,
       mutating: 0,
+      onProof: 0,
+      onProofSuperseded: 0,
     };
     for (let w = 0; w < walks; w++) {
       // Each walk has its own seed, derived from the run's: a failure names the walk's seed too.
@@ -54,6 +56,8 @@ describe('never worse under concurrency (model walk)', () => {
       totals.held += report.held;
       totals.epochs += report.epochs;
       totals.mutating += report.counts.mutating;
+      totals.onProof += report.counts.onProof;
+      totals.onProofSuperseded += report.counts.onProofSuperseded;
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`concurrency model: ${JSON.stringify(totals)} in ${seconds} s`);

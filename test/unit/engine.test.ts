@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../functions/config/schema';
 import type { Site } from '../../functions/core/types';
 import { reconcileAll, reconcileCapability, reconcileService } from '../../functions/engine/engine';
+import { FENCE_PROOF_MS, LEASE_MS, LEASE_RENEW_BELOW_MS } from '../../functions/engine/lease';
 import { requestTransition } from '../../functions/engine/transition';
 import type { Notifier } from '../../functions/notify/slack';
 import { type AlarmOutcome, handleAlarmEvent } from '../../functions/trigger/handle-alarm';
@@ -495,6 +496,113 @@ describe('requestTransition', () => {
       requestedBy: 'operator:alice',
       requestedAt: T0,
     });
+  });
+});
+
+describe("the transition's proof as the first fence (FENCE_PROOF_MS)", () => {
+  it('lets the first action leave on the transaction that wrote its epoch and lease, and reads for the next', async () => {
+    // Prepare: a plan of two actions
+    const { cp, service, store, capability } = setup();
+    if (!capability) throw new Error('setup gives a capability');
+    capability.actionsPerPlan = 2;
+
+    // Act
+    const outcome = await requestTransition(cp, service, failoverRequest());
+
+    // Assess: the transaction, no fence read before the first call, one before the second
+    expect(outcome.kind).toBe('transitioned');
+    expect(capability.executed.map((e) => e.action.api)).toEqual(['fake:Move', 'fake:Move2']);
+    expect(store.count('writeTransitionLeased')).toBe(1);
+    expect(store.count('readFence')).toBe(1);
+  });
+
+  it('reads the fence when the proof is older than FENCE_PROOF_MS', async () => {
+    // Prepare: observing takes longer than the proof lasts
+    const { cp, service, store, capability } = setup();
+    if (!capability) throw new Error('setup gives a capability');
+    capability.onPlan = () => cp.fakeClock.advance(FENCE_PROOF_MS + 1);
+
+    // Act
+    await requestTransition(cp, service, failoverRequest());
+
+    // Assess
+    expect(capability.executed).toHaveLength(1);
+    expect(store.count('readFence')).toBe(1);
+  });
+
+  it('never stands in for a fence on a later epoch: a transition written after the proof is caught at the next read', async () => {
+    // Prepare: an operator's failback lands while the first of two actions runs
+    const { cp, service, store, capability } = setup();
+    if (!capability) throw new Error('setup gives a capability');
+    capability.actionsPerPlan = 2;
+    capability.onExecute = (n) => {
+      if (n === 1) store.seed(desired('primary', 2, T0));
+    };
+
+    // Act
+    const outcome = await requestTransition(cp, service, failoverRequest());
+
+    // Assess: the first action left on the proof; the second was dropped by its fence read
+    expect(capability.executed.map((e) => e.action.api)).toEqual(['fake:Move']);
+    expect(outcome).toMatchObject({ kind: 'transitioned', epoch: 1 });
+    if (outcome.kind !== 'transitioned') throw new Error('transitioned');
+    expect(outcome.reports[0]?.detail).toBe(
+      'plan for epoch 1 dropped after 1 of 2 action(s): the desired state is now at epoch 2',
+    );
+  });
+});
+
+describe('a once-per-epoch intent, recorded under the fence', () => {
+  it('is written with the fence in one round trip, and its call leaves on that write', async () => {
+    // Prepare: the move is issued at most once per epoch
+    const { cp, service, store, capability } = setup();
+    if (!capability) throw new Error('setup gives a capability');
+    capability.once = 'moved';
+
+    // Act
+    await requestTransition(cp, service, failoverRequest());
+
+    // Assess: transaction, fenced intent, the call; no fence read
+    expect(capability.executed).toHaveLength(1);
+    expect(store.count('writeFencedStatus')).toBe(1);
+    expect(store.count('readFence')).toBe(0);
+    expect(store.statuses.get('shop')?.dns).toMatchObject({ epoch: 1, phase: 'converged' });
+  });
+
+  it('records no intent for an epoch that moved on, and says so from a fence read', async () => {
+    // Prepare: an operator's failback lands while the move is planned
+    const { cp, service, store, capability } = setup();
+    if (!capability) throw new Error('setup gives a capability');
+    capability.once = 'moved';
+    capability.onPlan = () => store.seed(desired('primary', 2, T0));
+
+    // Act
+    const outcome = await requestTransition(cp, service, failoverRequest());
+
+    // Assess
+    expect(capability.executed).toEqual([]);
+    if (outcome.kind !== 'transitioned') throw new Error('transitioned');
+    expect(outcome.reports[0]).toMatchObject({
+      phase: 'superseded',
+      detail: 'plan for epoch 1 dropped: the desired state is now at epoch 2',
+    });
+    expect(store.statuses.get('shop')?.dns).toBeUndefined();
+  });
+
+  it('renews a lease running short before it records the intent', async () => {
+    // Prepare: planning outlasts half the lease
+    const { cp, service, store, capability } = setup();
+    if (!capability) throw new Error('setup gives a capability');
+    capability.once = 'moved';
+    capability.onPlan = () => cp.fakeClock.advance(LEASE_MS - LEASE_RENEW_BELOW_MS + 1);
+
+    // Act
+    await requestTransition(cp, service, failoverRequest());
+
+    // Assess: unfenced at first (too little left), renewed by the fence read, then written
+    expect(store.count('writeFencedStatus')).toBe(2);
+    expect(store.count('renewLease')).toBe(1);
+    expect(capability.executed).toHaveLength(1);
   });
 });
 

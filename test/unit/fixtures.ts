@@ -23,6 +23,7 @@ import type { Notifier } from '../../functions/notify/slack';
 import type {
   AuditEntry,
   Fence,
+  FencedStatusWrite,
   Lease,
   LeasedTransition,
   LeaseHolder,
@@ -157,6 +158,7 @@ export type StoreOp =
   | 'writeTransition'
   | 'writeTransitionLeased'
   | 'writeStatus'
+  | 'writeFencedStatus'
   | 'appendAudit'
   | 'readAudit'
   | 'readFence'
@@ -167,6 +169,15 @@ export type StoreOp =
   | 'claimNotice'
   | 'recordReadiness'
   | 'readReadiness';
+
+/** As DynamoStateStore's condition: never an older epoch, nor an earlier lease token in the same epoch. */
+const newerStatusStored = (stored: CapabilityStatus | undefined, status: CapabilityStatus): boolean =>
+  stored !== undefined &&
+  (stored.epoch > status.epoch ||
+    (status.leaseToken !== undefined &&
+      stored.epoch === status.epoch &&
+      stored.leaseToken !== undefined &&
+      stored.leaseToken > status.leaseToken));
 
 /** A service's lease item as the fake keeps it (DynamoStateStore's LEASE item). */
 export interface FakeLeaseItem extends LeaseHolder {
@@ -186,6 +197,11 @@ export class FakeStore implements StateStore {
   readonly readiness = new Map<string, ReadinessRecord>();
   readonly audit: AuditEntry[] = [];
   readonly ops: StoreOp[] = [];
+  /**
+   * `service/epoch/token` of every write whose commit proved a fence (a transition with its lease, a
+   * fenced status): what a FenceProof may claim.
+   */
+  readonly fenceProofs = new Set<string>();
   /** Set to make the next writeStatus calls fail (e.g. a DynamoDB outage). */
   failStatusWrites: Error | undefined;
   /** False to keep no audit entries (long model runs count them only). */
@@ -305,6 +321,7 @@ export class FakeStore implements StateStore {
           item.wanted === undefined;
     if (!asSeen) return this.leave('writeTransitionLeased', { kind: 'busy' });
     const token = (request.seen?.token ?? 0) + 1;
+    this.fenceProofs.add(`${next.service}/${next.epoch}/${token}`);
     this.desired.set(next.service, structuredClone(next));
     this.leases.set(next.service, {
       owner: request.owner,
@@ -321,18 +338,32 @@ export class FakeStore implements StateStore {
     await this.enter('writeStatus');
     if (this.failStatusWrites) throw this.failStatusWrites;
     const all = this.statuses.get(service) ?? {};
-    const stored = all[status.capability];
-    // As DynamoStateStore's condition: never an older epoch, nor an earlier lease token in the same epoch.
-    const newer =
-      stored !== undefined &&
-      (stored.epoch > status.epoch ||
-        (status.leaseToken !== undefined &&
-          stored.epoch === status.epoch &&
-          stored.leaseToken !== undefined &&
-          stored.leaseToken > status.leaseToken));
-    if (newer) return this.leave('writeStatus', false);
+    if (newerStatusStored(all[status.capability], status)) return this.leave('writeStatus', false);
     this.statuses.set(service, { ...all, [status.capability]: structuredClone(status) });
     return this.leave('writeStatus', true);
+  }
+
+  async writeFencedStatus(
+    service: string,
+    status: CapabilityStatus,
+    fence: { readonly lease: Lease; readonly leaseLeftUntil: number },
+  ): Promise<FencedStatusWrite> {
+    await this.enter('writeFencedStatus');
+    if (this.failStatusWrites) throw this.failStatusWrites;
+    // Every condition, then the write, in one synchronous step: DynamoDB's transaction.
+    const held = this.leases.get(service);
+    const fenced =
+      (this.desired.get(service)?.epoch ?? 0) === status.epoch &&
+      held?.owner === fence.lease.owner &&
+      held.token === fence.lease.token &&
+      held.until >= fence.leaseLeftUntil;
+    if (!fenced) return this.leave('writeFencedStatus', 'unfenced');
+    const all = this.statuses.get(service) ?? {};
+    if (newerStatusStored(all[status.capability], status))
+      return this.leave('writeFencedStatus', 'newer-status');
+    this.fenceProofs.add(`${service}/${status.epoch}/${fence.lease.token}`);
+    this.statuses.set(service, { ...all, [status.capability]: structuredClone(status) });
+    return this.leave('writeFencedStatus', 'written');
   }
 
   async acquireLease(
@@ -479,6 +510,8 @@ export class FakeCapability implements Capability<FakeObserved, FakeAction> {
   verifyImmediately = true;
   /** How many actions one plan has (each moves the same way). */
   actionsPerPlan = 1;
+  /** Set to make the first action once-per-epoch under this key (as a promotion is). */
+  once: string | undefined;
   /** Runs after each execute, e.g. to simulate a transition between two actions of one plan. */
   onExecute: ((executed: number) => void) | undefined;
   readonly observed: { service: string; target: Site; status: CapabilityStatus | undefined }[] = [];
@@ -514,6 +547,7 @@ export class FakeCapability implements Capability<FakeObserved, FakeAction> {
         api: i === 0 ? 'fake:Move' : `fake:Move${i + 1}`,
         reason: `the ${input.target} should serve`,
         params: { to: input.target },
+        ...(i === 0 && this.once !== undefined && { once: this.once }),
       })),
     };
   }
