@@ -31,6 +31,28 @@ beforeEach(() => {
 });
 
 describe('compute observer', () => {
+  it('reads target health beside the instances, not after them: one round trip', async () => {
+    // Prepare: the instance reads answer only once target health has been asked for
+    let healthAsked!: () => void;
+    const asked = new Promise<void>((resolve) => {
+      healthAsked = resolve;
+    });
+    ec2.on(DescribeInstancesCommand).callsFake(async () => {
+      await asked;
+      return { Reservations: [] };
+    });
+    elbv2.on(DescribeTargetHealthCommand).callsFake(async () => {
+      healthAsked();
+      return { TargetHealthDescriptions: [{ Target: { Id: P1 }, TargetHealth: { State: 'healthy' } }] };
+    });
+
+    // Act
+    const observed = await capability().observe(computeService(), 'standby', undefined);
+
+    // Assess: it finished, so health was asked while the instance reads were out
+    expect(observed.groups[TG]).toEqual([{ id: P1, state: 'healthy' }]);
+  });
+
   it('resolves primaries by id and standbys by tag and Auto Scaling group, with target health per group', async () => {
     ec2
       .on(DescribeInstancesCommand, { Filters: [{ Name: 'instance-id', Values: [P1, P2] }] })

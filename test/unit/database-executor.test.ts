@@ -331,3 +331,81 @@ describe('database capability under the engine (rds-replica)', () => {
     });
   });
 });
+
+describe('database observer (rds-replica): one round trip while a move is in question', () => {
+  const replicaService = parseConfig({
+    controlPlane: { account: '111111111111', region: 'eu-west-2' },
+    services: [
+      {
+        name: 'shop',
+        database: {
+          kind: 'rds-replica',
+          primaryInstanceId: 'shop-db',
+          replicaInstanceId: 'shop-db-replica',
+          endpoint: { hostedZoneId: 'ZDB', name: 'db.shop.internal' },
+        },
+      },
+    ],
+  }).services[0] as ServiceConfig;
+  const converged = {
+    capability: 'database' as const,
+    epoch: 0,
+    active: 'primary' as const,
+    phase: 'converged' as const,
+    detail: 'the primary writes',
+    updatedAt: '2026-11-22T09:00:00.000Z',
+  };
+  const replica = { DBInstanceIdentifier: 'shop-db-replica', DBInstanceStatus: 'available' };
+
+  it('asks for the lag beside the instances and the name when the last status is not this target converged', async () => {
+    // Prepare: the instance reads answer only once the lag has been asked for
+    let lagAsked!: () => void;
+    const asked = new Promise<void>((resolve) => {
+      lagAsked = resolve;
+    });
+    route53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [] });
+    rds.on(DescribeDBInstancesCommand).callsFake(async (input: { DBInstanceIdentifier?: string }) => {
+      await asked;
+      return {
+        DBInstances: [
+          input.DBInstanceIdentifier === 'shop-db-replica'
+            ? { ...replica, ReadReplicaSourceDBInstanceIdentifier: 'shop-db' }
+            : { DBInstanceIdentifier: 'shop-db', DBInstanceStatus: 'available' },
+        ],
+      };
+    });
+    cloudwatch.on(GetMetricDataCommand).callsFake(async () => {
+      lagAsked();
+      return { MetricDataResults: [{ Id: 'lag', Timestamps: [new FakeClock().now()], Values: [4] }] };
+    });
+
+    // Act: the alarm path's observation, the status still on the primary
+    const observed = await capability().observe(replicaService, 'standby', converged);
+
+    // Assess
+    expect(observed).toMatchObject({ kind: 'rds-replica', lagSeconds: 4 });
+  });
+
+  it('leaves a failed early lag read out when the target is no replica any more', async () => {
+    route53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [] });
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [replica] });
+    cloudwatch
+      .on(GetMetricDataCommand)
+      .rejects(
+        Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }),
+      );
+
+    const observed = await capability().observe(replicaService, 'standby', converged);
+
+    expect(observed).toMatchObject({ kind: 'rds-replica', lagSeconds: undefined });
+  });
+
+  it('reads no lag in an idle run (the target converged), where the target is no replica', async () => {
+    route53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [] });
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [replica] });
+
+    await capability().observe(replicaService, 'standby', { ...converged, active: 'standby' });
+
+    expect(cloudwatch.commandCalls(GetMetricDataCommand)).toHaveLength(0);
+  });
+});

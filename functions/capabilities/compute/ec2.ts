@@ -119,6 +119,27 @@ export const computeCapability = (clients: ComputeClients): Capability<ComputeOb
     const compute = service.compute;
     if (!compute) return { primaries: [], standbys: [], instances: {}, groups: {} };
 
+    // The target groups' health is read beside the instances: one round trip for both.
+    const groups: Record<string, ObservedTarget[]> = {};
+    const targetHealth = Promise.all(
+      compute.targetGroupArns.map(async (arn) => {
+        const out = await call('ELBv2 DescribeTargetHealth', () =>
+          clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
+        );
+        groups[arn] = (out.TargetHealthDescriptions ?? [])
+          .filter((d) => d.Target?.Id)
+          .map((d) => {
+            const state = d.TargetHealth?.State ?? '';
+            // An unknown state is treated as unhealthy: never counted as capacity.
+            return {
+              id: d.Target?.Id as string,
+              state: (TARGET_STATES.has(state) ? state : 'unhealthy') as TargetState,
+            };
+          });
+      }),
+    );
+    // Not left unhandled while the instances are read; awaited (and thrown) below.
+    targetHealth.catch(() => undefined);
     const [primaryList, standbyList] = await Promise.all([
       describeInstances(clients.ec2, [selectorFilter(compute.primaries)]),
       describeInstances(clients.ec2, [selectorFilter(compute.standbys)]),
@@ -149,24 +170,7 @@ export const computeCapability = (clients: ComputeClients): Capability<ComputeOb
       }
     }
 
-    const groups: Record<string, ObservedTarget[]> = {};
-    await Promise.all(
-      compute.targetGroupArns.map(async (arn) => {
-        const out = await call('ELBv2 DescribeTargetHealth', () =>
-          clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
-        );
-        groups[arn] = (out.TargetHealthDescriptions ?? [])
-          .filter((d) => d.Target?.Id)
-          .map((d) => {
-            const state = d.TargetHealth?.State ?? '';
-            // An unknown state is treated as unhealthy: never counted as capacity.
-            return {
-              id: d.Target?.Id as string,
-              state: (TARGET_STATES.has(state) ? state : 'unhealthy') as TargetState,
-            };
-          });
-      }),
-    );
+    await targetHealth;
 
     const live = (list: ObservedInstance[]) => list.map((i) => i.id);
     return {

@@ -178,20 +178,33 @@ export const databaseCapability = (
     const db = service.database;
     if (!db) throw new Error(`service ${service.name} has no database section`);
     const homeRegion = options.homeRegion;
-    const endpoint = await readEndpoint(db, status);
+    // A move in question (the last status is not this target's convergence, e.g. just after an alarm):
+    // every read goes out at once, lag included, one round trip in all. An idle run reads only what
+    // it needs, one read after another.
+    const moving = status?.phase !== 'converged' || status.active !== target;
 
     if (db.kind === 'rds-replica') {
       const tgtSite = rdsSiteOf(db, target, homeRegion);
       const srcSite = rdsSiteOf(db, otherSite(target), homeRegion);
-      const [tgt, src] = await Promise.all([
+      const lag = () =>
+        readLag(tgtSite.region, 'ReplicaLag', { Name: 'DBInstanceIdentifier', Value: tgtSite.id });
+      const [endpoint, tgt, src, earlyLag] = await Promise.all([
+        readEndpoint(db, status),
         describeInstance(tgtSite.id, tgtSite.region),
         describeInstance(srcSite.id, srcSite.region),
+        // Settled here, thrown below only if the lag turns out to matter.
+        moving
+          ? lag().then(
+              (seconds) => () => seconds,
+              (error: unknown) => () => {
+                throw error;
+              },
+            )
+          : undefined,
       ]);
       // Lag matters only while the target is a replica that may be promoted: idle runs skip it.
-      const lagSeconds =
-        tgt?.replicaOf !== undefined && tgt.status === 'available'
-          ? await readLag(tgtSite.region, 'ReplicaLag', { Name: 'DBInstanceIdentifier', Value: tgt.id })
-          : undefined;
+      const promotable = tgt?.replicaOf !== undefined && tgt.status === 'available';
+      const lagSeconds = promotable ? (earlyLag ? earlyLag() : await lag()) : undefined;
       const instances = { [target]: tgt, [otherSite(target)]: src } as Record<
         Site,
         DbInstanceView | undefined
@@ -199,6 +212,7 @@ export const databaseCapability = (
       return { kind: 'rds-replica', homeRegion, instances, lagSeconds, endpoint };
     }
 
+    const endpoint = await readEndpoint(db, status);
     if (db.kind === 'aurora-cluster') {
       const region = db.region ?? homeRegion;
       const wanted = target === 'standby' ? db.targetReaderInstanceId : db.writerInstanceId;
