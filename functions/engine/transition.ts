@@ -128,6 +128,8 @@ export const requestTransition = async (
       // What the audit log alone must tell to measure this transition later (functions/report/).
       details: {
         evidenceAt: request.observedAt ?? now.toISOString(),
+        // The transition's own time: what its one recovery notice is claimed with (report/recovery.ts).
+        requestedAt: next.requestedAt,
         capabilities: decision.changed,
         target: request.target,
         mode: service.mode,

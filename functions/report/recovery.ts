@@ -30,6 +30,47 @@ const withReported = (stored: readonly AuditEntry[], reported: readonly AuditEnt
   ...reported.filter((r) => !stored.some((s) => sameEntry(s, r))),
 ];
 
+interface MeasuredTransition {
+  readonly timeline: TransitionTimeline & { readonly convergedAt: string };
+  readonly epoch: number;
+  /** The transition's request time: the stamp its one recovery notice is claimed with. */
+  readonly requestedAt: string;
+}
+
+const complete = (timeline: TransitionTimeline | undefined): timeline is MeasuredTransition['timeline'] =>
+  timeline?.convergedAt !== undefined && timeline.recovery.seconds !== undefined;
+
+/**
+ * A transition this very run decided and saw converge in full: its own reports hold all of it, so
+ * nothing is read back (a storm's worker saves two Queries and a flush per service).
+ */
+const ownTransition = (cp: ControlPlane, service: string): MeasuredTransition | undefined => {
+  const decision = cp.reporter.reported.findLast((e) => e.service === service && e.kind === 'decision');
+  const requestedAt = decision?.details?.requestedAt;
+  if (!decision || typeof requestedAt !== 'string') return undefined;
+  const timeline = transitionTimeline(cp.reporter.reported, service, decision.epoch);
+  return complete(timeline) ? { timeline, epoch: decision.epoch, requestedAt } : undefined;
+};
+
+/** A transition rebuilt from the stored state and audit log (decided or converged by other runs). */
+const storedTransition = async (
+  cp: ControlPlane,
+  service: string,
+): Promise<MeasuredTransition | undefined> => {
+  const record = await cp.store.readService(service);
+  const { epoch } = record.desired;
+  await cp.reporter.flush();
+  const audit = withReported(await cp.store.readAudit(service, RECOVERY_AUDIT_WINDOW), cp.reporter.reported);
+  const timeline = transitionTimeline(audit, service, epoch);
+  if (!complete(timeline)) return undefined;
+  // The statuses agree (a capability converged, then waiting again in a later run, is not recovered).
+  const settled = timeline.capabilities.every((c) => {
+    const status = record.statuses[c as keyof typeof record.statuses];
+    return status?.epoch === epoch && status.phase === 'converged';
+  });
+  return settled ? { timeline, epoch, requestedAt: record.desired.requestedAt } : undefined;
+};
+
 /**
  * After a run that converged a capability of a transition: if every capability the transition moved
  * is now converged, measure the recovery once (a notice claimed per transition), and tell it to the
@@ -45,25 +86,10 @@ export const recordRecovery = async (
   );
   if (!converged) return undefined;
   try {
-    const record = await cp.store.readService(service.name);
-    const { epoch } = record.desired;
-    await cp.reporter.flush();
-    const audit = withReported(
-      await cp.store.readAudit(service.name, RECOVERY_AUDIT_WINDOW),
-      cp.reporter.reported,
-    );
-    const timeline = transitionTimeline(audit, service.name, epoch);
-    if (!timeline || timeline.convergedAt === undefined || timeline.recovery.seconds === undefined) {
-      return undefined;
-    }
-    // The statuses agree (a capability converged, then waiting again in a later run, is not recovered).
-    const settled = timeline.capabilities.every((c) => {
-      const status = record.statuses[c as keyof typeof record.statuses];
-      return status?.epoch === epoch && status.phase === 'converged';
-    });
-    if (!settled) return undefined;
-    if (!(await cp.store.claimNotice(service.name, 'recovered', record.desired.requestedAt)))
-      return undefined;
+    const measured = ownTransition(cp, service.name) ?? (await storedTransition(cp, service.name));
+    if (!measured) return undefined;
+    const { timeline, epoch } = measured;
+    if (!(await cp.store.claimNotice(service.name, 'recovered', measured.requestedAt))) return undefined;
 
     const { recovery } = timeline;
     const seconds = recovery.seconds as number;

@@ -79,6 +79,22 @@ describe('measured recovery, recorded by the engine', () => {
     expect(store.audit.filter((e) => e.kind === 'recovered')).toHaveLength(1);
   });
 
+  it("measures a transition its own run decided and converged from the run's reports, reading nothing back", async () => {
+    // Prepare
+    const { cp, service, store } = setup();
+
+    // Act
+    await requestTransition(cp, service, { ...failover, capabilities: ['dns'] });
+    await cp.reporter.flush();
+
+    // Assess: measured once, no audit read and no state read after the transition, and claimed
+    // with the stored transition's own time (so a run that rebuilds it from the audit claims the same)
+    expect(store.audit.filter((e) => e.kind === 'recovered')).toHaveLength(1);
+    expect(store.count('readAudit')).toBe(0);
+    expect(store.count('readService')).toBe(1);
+    expect([...store.notices.values()]).toEqual([store.desired.get('shop')?.requestedAt]);
+  });
+
   it('does not measure a transition that is not converged, and measures it once it is', async () => {
     // Prepare
     const { cp, capability, service, store } = setup(undefined, 1);
