@@ -689,9 +689,11 @@ export const reconcileScheduled = async (
   cp: ControlPlane,
   service: ServiceConfig,
   options: ScheduledRunOptions = {},
+  /** The service as the caller has just read it (a worker's batch read): not read again. */
+  known?: { readonly record: ServiceRecord; readonly readAt: Date },
 ): Promise<CapabilityReport[]> => {
-  let readAt = cp.clock.now();
-  let record = await cp.store.readService(service.name);
+  let readAt = known?.readAt ?? cp.clock.now();
+  let record = known?.record ?? (await cp.store.readService(service.name));
   // The transition reconciled what it moved; re-read so this run sees the new epoch and statuses.
   const reread = async () => {
     readAt = cp.clock.now();

@@ -224,6 +224,30 @@ const parseItem = (body: string): WorkItem | undefined => {
 };
 
 /**
+ * Every service of a worker's invocation read in a few BatchGetItem requests (leases included), as
+ * `readService` would read each: one or two requests where there were 50 Queries. A service left
+ * unread (or every service, if the batch read fails) reads itself.
+ */
+const startingRecords = async (
+  cp: ControlPlane,
+  services: readonly ServiceConfig[],
+): Promise<Map<string, { readonly record: ServiceRecord; readonly readAt: Date }>> => {
+  const readAt = cp.clock.now();
+  try {
+    const read = await cp.store.readServices(
+      services.map((s) => ({ name: s.name, capabilities: capabilitiesOf(s, cp.modules) })),
+      { leases: true },
+    );
+    return new Map([...read].map(([name, record]) => [name, { record, readAt }] as const));
+  } catch (error) {
+    cp.log.warn("could not read the batch's services at once; each reads its own", {
+      error: classifyAwsError('read work items', error).message,
+    });
+    return new Map();
+  }
+};
+
+/**
  * A worker's invocation: every service of every message reconciled, in parallel (the process's
  * Route 53 budget spaces the calls and gathers one zone's changes; each service's lease keeps one
  * writer). A message that cannot be read or names a service not configured, and one with a service
@@ -260,6 +284,14 @@ export const reconcileWorkItems = async (
       ),
   };
   const now = cp.clock.now().getTime();
+  const superseded = (message: WorkMessage, item: WorkItem) =>
+    (message.receiveCount ?? 1) <= 1 && now > Date.parse(item.notAfter);
+  const known = await startingRecords(
+    cp,
+    work.flatMap(({ message, item, services }) =>
+      item && !superseded(message, item) ? services.flatMap((s) => (s.config ? [s.config] : [])) : [],
+    ),
+  );
   await Promise.all(
     work.flatMap(({ message, item, services }) => {
       const unknown = services.filter((s) => !s.config).map((s) => s.name);
@@ -273,8 +305,7 @@ export const reconcileWorkItems = async (
       if (!item) return [];
       // A first delivery after its interval is superseded; a retry is worked whatever its age, so an
       // item that keeps failing reaches the dead-letter queue.
-      const retry = (message.receiveCount ?? 1) > 1;
-      if (!retry && now > Date.parse(item.notAfter)) {
+      if (superseded(message, item)) {
         cp.log.info('work item superseded by a later dispatch; dropped', { services: item.services });
         skipped += services.length;
         return [];
@@ -289,7 +320,7 @@ export const reconcileWorkItems = async (
           return;
         }
         try {
-          reports.push(...(await reconcileScheduled(cp, service, batch)));
+          reports.push(...(await reconcileScheduled(cp, service, batch, known.get(service.name))));
         } catch (error) {
           cp.log.error('could not reconcile service; its work item is handed back to the queue', {
             service: service.name,

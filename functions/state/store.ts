@@ -170,10 +170,14 @@ export interface UnwrittenAudit {
 export interface StateStore {
   readService(service: string): Promise<ServiceRecord>;
   /**
-   * Many services' desired states and their capabilities' statuses, without their leases: what the
-   * dispatcher orders by. A service missing from the answer could not be read.
+   * Many services' desired states and their capabilities' statuses, in a few requests: what the
+   * dispatcher orders by, and (with `leases`) what a worker starts its services from, as `readService`
+   * would read each. A service missing from the answer could not be read.
    */
-  readServices(services: readonly ServiceToRead[]): Promise<Map<string, Omit<ServiceRecord, 'lease'>>>;
+  readServices(
+    services: readonly ServiceToRead[],
+    options?: { readonly leases?: boolean },
+  ): Promise<Map<string, ServiceRecord>>;
   /** The current epoch, read consistently: the fence checked before every mutating call. */
   readEpoch(service: string): Promise<number>;
   /**
@@ -295,9 +299,15 @@ export class DynamoStateStore implements StateStore {
    * services the dispatcher makes a few dozen requests, not a thousand. Keys DynamoDB leaves
    * unprocessed (throttling) are asked for again, a few times; services still unread are left out.
    */
-  async readServices(services: readonly ServiceToRead[]): Promise<Map<string, Omit<ServiceRecord, 'lease'>>> {
+  async readServices(
+    services: readonly ServiceToRead[],
+    options: { readonly leases?: boolean } = {},
+  ): Promise<Map<string, ServiceRecord>> {
     const keys = services.flatMap(({ name, capabilities }) =>
-      [STATE_SK, ...capabilities.map(statusSk)].map((sk) => ({ pk: servicePk(name), sk })),
+      [STATE_SK, ...(options.leases ? [LEASE_SK] : []), ...capabilities.map(statusSk)].map((sk) => ({
+        pk: servicePk(name),
+        sk,
+      })),
     );
     const items: Record<string, unknown>[] = [];
     const unread = new Set<string>();
@@ -316,7 +326,7 @@ export class DynamoStateStore implements StateStore {
       });
       for (const key of left) unread.add(String(key.pk));
     }
-    const records = new Map<string, Omit<ServiceRecord, 'lease'>>();
+    const records = new Map<string, ServiceRecord>();
     for (const { name } of services) {
       if (unread.has(servicePk(name))) continue;
       records.set(name, { desired: initialDesiredState(name), statuses: {} });
@@ -327,6 +337,8 @@ export class DynamoStateStore implements StateStore {
       if (!record) continue;
       if (item.sk === STATE_SK) {
         records.set(name, { ...record, desired: fromItem<DesiredState>(item) });
+      } else if (item.sk === LEASE_SK) {
+        records.set(name, { ...record, lease: leaseOf(item) });
       } else {
         const status = fromItem<CapabilityStatus>(item);
         record.statuses[status.capability] = status;

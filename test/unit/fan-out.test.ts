@@ -9,7 +9,7 @@ import {
   runOf,
   SERVICES_PER_ITEM,
 } from '../../functions/engine/fan-out';
-import { FakeCapability, FakeClock, minimalInput, testControlPlane } from './fixtures';
+import { FakeCapability, FakeClock, type FakeStore, minimalInput, testControlPlane } from './fixtures';
 
 /**
  * The scheduled run, fanned out: the dispatcher's order (unfinished services first, least recently
@@ -175,13 +175,33 @@ describe('a reconcile worker', () => {
     expect(store.statuses.get('c')?.dns?.phase).toBe('converged');
   });
 
+  /** `name` is left unread by the batch read (unprocessed), and its own read fails. */
+  const unreachable = (store: FakeStore, name: string) => {
+    const readService = store.readService.bind(store);
+    const readServices = store.readServices.bind(store);
+    store.readServices = async (services, options) =>
+      readServices(
+        services.filter((s) => s.name !== name),
+        options,
+      );
+    store.readService = async (service: string) => {
+      if (service === name) throw new Error('DynamoDB unreachable');
+      return readService(service);
+    };
+  };
+
+  it("reads its batch's services in one batched read, leases included, not one read per service", async () => {
+    const { cp, store } = setup(['a', 'b', 'c']);
+    const outcome = await reconcileWorkItems(cp, [message('m1', item(['a', 'b'])), message('m2', item('c'))]);
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.reports.map((r) => r.service).sort()).toEqual(['a', 'b', 'c']);
+    expect(store.count('readServices')).toBe(1);
+    expect(store.count('readService')).toBe(0);
+  });
+
   it('hands back the whole item of a service whose reconcile threw, so the queue retries it', async () => {
     const { cp, store } = setup(['a', 'b', 'c']);
-    const readService = store.readService.bind(store);
-    store.readService = async (name: string) => {
-      if (name === 'b') throw new Error('DynamoDB unreachable');
-      return readService(name);
-    };
+    unreachable(store, 'b');
     const outcome = await reconcileWorkItems(cp, [message('m1', item(['a', 'b'])), message('m2', item('c'))]);
     expect(outcome.failed).toEqual(['m1']);
     expect(outcome.reports.map((r) => r.service).sort()).toEqual(['a', 'c']);
@@ -189,11 +209,7 @@ describe('a reconcile worker', () => {
 
   it('hands back a service whose reconcile threw, so the queue retries it', async () => {
     const { cp, store } = setup(['a', 'b']);
-    const readService = store.readService.bind(store);
-    store.readService = async (name: string) => {
-      if (name === 'b') throw new Error('DynamoDB unreachable');
-      return readService(name);
-    };
+    unreachable(store, 'b');
     const outcome = await reconcileWorkItems(cp, [message('m1', item('a')), message('m2', item('b'))]);
     expect(outcome.failed).toEqual(['m2']);
   });

@@ -257,16 +257,21 @@ export class FakeStore implements StateStore {
     );
   }
 
-  async readServices(services: readonly ServiceToRead[]): Promise<Map<string, Omit<ServiceRecord, 'lease'>>> {
+  async readServices(
+    services: readonly ServiceToRead[],
+    options: { readonly leases?: boolean } = {},
+  ): Promise<Map<string, ServiceRecord>> {
     await this.enter('readServices');
-    const records = new Map<string, Omit<ServiceRecord, 'lease'>>();
+    const records = new Map<string, ServiceRecord>();
     for (const { name, capabilities } of services) {
       const statuses = this.statuses.get(name) ?? {};
+      const lease = options.leases ? this.leases.get(name) : undefined;
       records.set(
         name,
         structuredClone({
           desired: this.desired.get(name) ?? initialDesiredState(name),
           statuses: Object.fromEntries(capabilities.flatMap((c) => (statuses[c] ? [[c, statuses[c]]] : []))),
+          ...(lease && { lease: { owner: lease.owner, token: lease.token, until: lease.until } }),
         }),
       );
     }
