@@ -1,6 +1,11 @@
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { type DesiredState, initialDesiredState } from '../../functions/core/types';
-import { type AwsClients, createStateTable, localAwsClients } from '../../functions/drill/local-aws';
+import {
+  type AwsClients,
+  countCalls,
+  createStateTable,
+  localAwsClients,
+} from '../../functions/drill/local-aws';
 import { DynamoStateStore, type LeaseHolder } from '../../functions/state/store';
 
 /**
@@ -200,6 +205,38 @@ describe("the dispatcher's batched read of many services", () => {
     }
     expect(read.get('svc-3')?.desired.epoch).toBe(1);
     expect(read.get('svc-122')).toEqual({ desired: initialDesiredState('svc-122'), statuses: {} });
+
+    // A worker's read: leases too, exactly as readService reads each service.
+    const withLeases = await store.readServices(
+      names.slice(0, 10).map((name) => ({ name, capabilities: ['dns'] })),
+      { leases: true },
+    );
+    expect(withLeases.get('svc-0')?.lease?.owner).toBe('reconcile/r');
+    for (const name of names.slice(0, 10)) {
+      const one = await store.readService(name);
+      expect(withLeases.get(name)).toEqual({
+        ...one,
+        statuses: one.statuses.dns ? { dns: one.statuses.dns } : {},
+      });
+    }
+  });
+});
+
+describe('fence reads asked for together', () => {
+  it('answer as each read alone would, 60 services at once (two batched requests)', async () => {
+    const names = Array.from({ length: 60 }, (_, i) => `f-${i}`);
+    for (const [i, name] of names.entries()) {
+      if (i % 2 === 0) await store.writeTransition(0, { ...failover(1), service: name });
+      if (i % 3 === 0) await store.acquireLease(name, `run/${i}`, new Date(), LEASE_MS);
+    }
+    const calls = countCalls(clients.dynamodb as unknown as Parameters<typeof countCalls>[0]);
+    const together = await Promise.all(names.map((name) => store.readFence(name)));
+    expect(Object.fromEntries(calls)).toEqual({ BatchGetItemCommand: 2 });
+    for (const [i, name] of names.entries()) {
+      expect(together[i]).toEqual(await store.readFence(name));
+    }
+    expect(together[0]).toMatchObject({ epoch: 1, lease: { owner: 'run/0', token: 1 } });
+    expect(together[1]).toEqual({ epoch: 0 });
   });
 });
 
