@@ -309,23 +309,7 @@ export class DynamoStateStore implements StateStore {
         sk,
       })),
     );
-    const items: Record<string, unknown>[] = [];
-    const unread = new Set<string>();
-    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
-      const batch: Record<string, unknown>[] = keys.slice(i, i + BATCH_GET_KEYS);
-      const left = await untilProcessed(batch, async (pending) => {
-        const out = await this.call('BatchGetItem', () =>
-          this.doc.send(
-            new BatchGetCommand({
-              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
-            }),
-          ),
-        );
-        items.push(...(out.Responses?.[this.tableName] ?? []));
-        return out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      });
-      for (const key of left) unread.add(String(key.pk));
-    }
+    const { items, unread } = await this.batchGet(keys);
     const records = new Map<string, ServiceRecord>();
     for (const { name } of services) {
       if (unread.has(servicePk(name))) continue;
@@ -528,30 +512,14 @@ export class DynamoStateStore implements StateStore {
     const found = new Map<string, Fence>();
     try {
       if (services.length > 1) {
-        const perRequest = BATCH_GET_KEYS / 2;
-        for (let i = 0; i < services.length; i += perRequest) {
-          const chunk = services.slice(i, i + perRequest);
-          const keys = chunk.flatMap((name) =>
-            [STATE_SK, LEASE_SK].map((sk) => ({ pk: servicePk(name), sk })),
-          );
-          const items: Record<string, unknown>[] = [];
-          const left = await untilProcessed<Record<string, unknown>>(keys, async (pending) => {
-            const out = await this.call('BatchGetItem', () =>
-              this.doc.send(
-                new BatchGetCommand({
-                  RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
-                }),
-              ),
-            );
-            items.push(...(out.Responses?.[this.tableName] ?? []));
-            return out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-          });
-          // A service with a key still unprocessed is read alone below.
-          const unread = new Set(left.map((key) => String(key.pk)));
-          for (const name of chunk) {
-            if (!unread.has(servicePk(name))) {
-              found.set(name, fenceOf(items.filter((item) => item.pk === servicePk(name))));
-            }
+        // 2 keys a service: 50 services a request.
+        const { items, unread } = await this.batchGet(
+          services.flatMap((name) => [STATE_SK, LEASE_SK].map((sk) => ({ pk: servicePk(name), sk }))),
+        );
+        // A service with a key still unprocessed is read alone below.
+        for (const name of services) {
+          if (!unread.has(servicePk(name))) {
+            found.set(name, fenceOf(items.filter((item) => item.pk === servicePk(name))));
           }
         }
       }
@@ -564,6 +532,32 @@ export class DynamoStateStore implements StateStore {
     } catch (error) {
       for (const { reject } of asked) reject(error);
     }
+  }
+
+  /**
+   * Consistent reads of many keys, 100 a request (BatchGetItem's limit), keys left unprocessed
+   * (throttling) asked for again a few times. `unread`: the partition keys still unprocessed.
+   */
+  private async batchGet(
+    keys: readonly Record<string, unknown>[],
+  ): Promise<{ items: Record<string, unknown>[]; unread: Set<string> }> {
+    const items: Record<string, unknown>[] = [];
+    const unread = new Set<string>();
+    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
+      const left = await untilProcessed(keys.slice(i, i + BATCH_GET_KEYS), async (pending) => {
+        const out = await this.call('BatchGetItem', () =>
+          this.doc.send(
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+            }),
+          ),
+        );
+        items.push(...(out.Responses?.[this.tableName] ?? []));
+        return out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      });
+      for (const key of left) unread.add(String(key.pk));
+    }
+    return { items, unread };
   }
 
   private async queryFence(service: string): Promise<Fence> {

@@ -210,6 +210,15 @@ const publishHealthMetrics = async (local: LocalControlPlane) => {
 const chainText = (chain: readonly TracedCall[]) =>
   `${chain.length}: ${chain.map((c) => c.command.replace(/Command$/, '')).join(' → ')}`;
 
+/** A capability's chain before its first mutating call on an alarm: at most 2 round trips. */
+const recordFirstCall = (call: string, chain: readonly TracedCall[] | undefined) =>
+  record(
+    `sequential AWS round trips from the alarm event to ${call}`,
+    chain ? chainText(chain) : 'no mutating call',
+    '<= 2',
+    chain !== undefined && chain.length <= 2,
+  );
+
 /**
  * Sequential round trips before each capability's first mutating call, on an alarm: the database
  * (an RDS read replica: the name is fenced first, then the promotion, a once-per-epoch call) and
@@ -248,13 +257,7 @@ const capabilityRoundTrips = async (endpoint: string) => {
     const { first, mutating } = await traced(database, () =>
       setAlarmAndBuildEvent(database.clients.cloudwatch, DB_ALARM, 'ALARM', 'bench', database.clock.now()),
     );
-    const fence = first(mutating);
-    record(
-      "sequential AWS round trips from the alarm event to the database's first mutating call (RDS replica: the name fenced)",
-      fence ? chainText(fence) : 'no mutating call',
-      '<= 2',
-      fence !== undefined && fence.length <= 2,
-    );
+    recordFirstCall("the database's first mutating call (RDS replica: the name fenced)", first(mutating));
     const promote = first((c) => c.command === 'PromoteReadReplicaCommand');
     record(
       '... and to its promotion, a once-per-epoch call whose intent is recorded (fenced) before it leaves',
@@ -292,13 +295,7 @@ const capabilityRoundTrips = async (endpoint: string) => {
   const compute = await startLocalCompute(endpoint);
   try {
     const { first, mutating } = await traced(compute, async () => serviceAlarmEvent(compute.clock.now()));
-    const swap = first(mutating);
-    record(
-      "sequential AWS round trips from the alarm event to compute's first mutating call (the standby set swapped in)",
-      swap ? chainText(swap) : 'no mutating call',
-      '<= 2',
-      swap !== undefined && swap.length <= 2,
-    );
+    recordFirstCall("compute's first mutating call (the standby set swapped in)", first(mutating));
   } finally {
     await compute.stop();
   }

@@ -238,21 +238,24 @@ describe('database executor (aurora-global: FailoverGlobalCluster and Switchover
   });
 });
 
-describe('database capability under the engine (rds-replica)', () => {
-  const config = parseConfig({
-    controlPlane: { account: '111111111111', region: 'eu-west-2' },
-    services: [
-      {
-        name: 'shop',
-        database: {
-          kind: 'rds-replica',
-          primaryInstanceId: 'db1',
-          replicaInstanceId: 'db2',
-          endpoint: { hostedZoneId: 'ZDB', name: 'db.shop.internal' },
-        },
+/** One service with an RDS read replica: primary db1, replica db2. */
+const replicaConfig = parseConfig({
+  controlPlane: { account: '111111111111', region: 'eu-west-2' },
+  services: [
+    {
+      name: 'shop',
+      database: {
+        kind: 'rds-replica',
+        primaryInstanceId: 'db1',
+        replicaInstanceId: 'db2',
+        endpoint: { hostedZoneId: 'ZDB', name: 'db.shop.internal' },
       },
-    ],
-  });
+    },
+  ],
+});
+
+describe('database capability under the engine (rds-replica)', () => {
+  const config = replicaConfig;
   const shop = config.services[0] as ServiceConfig;
   const dbInstance = (id: string, replicaOf?: string) => ({
     DBInstanceIdentifier: id,
@@ -333,20 +336,7 @@ describe('database capability under the engine (rds-replica)', () => {
 });
 
 describe('database observer (rds-replica): one round trip while a move is in question', () => {
-  const replicaService = parseConfig({
-    controlPlane: { account: '111111111111', region: 'eu-west-2' },
-    services: [
-      {
-        name: 'shop',
-        database: {
-          kind: 'rds-replica',
-          primaryInstanceId: 'shop-db',
-          replicaInstanceId: 'shop-db-replica',
-          endpoint: { hostedZoneId: 'ZDB', name: 'db.shop.internal' },
-        },
-      },
-    ],
-  }).services[0] as ServiceConfig;
+  const replicaService = replicaConfig.services[0] as ServiceConfig;
   const converged = {
     capability: 'database' as const,
     epoch: 0,
@@ -355,7 +345,7 @@ describe('database observer (rds-replica): one round trip while a move is in que
     detail: 'the primary writes',
     updatedAt: '2026-11-22T09:00:00.000Z',
   };
-  const replica = { DBInstanceIdentifier: 'shop-db-replica', DBInstanceStatus: 'available' };
+  const replica = { DBInstanceIdentifier: 'db2', DBInstanceStatus: 'available' };
 
   it('asks for the lag beside the instances and the name when the last status is not this target converged', async () => {
     // Prepare: the instance reads answer only once the lag has been asked for
@@ -368,9 +358,9 @@ describe('database observer (rds-replica): one round trip while a move is in que
       await asked;
       return {
         DBInstances: [
-          input.DBInstanceIdentifier === 'shop-db-replica'
-            ? { ...replica, ReadReplicaSourceDBInstanceIdentifier: 'shop-db' }
-            : { DBInstanceIdentifier: 'shop-db', DBInstanceStatus: 'available' },
+          input.DBInstanceIdentifier === 'db2'
+            ? { ...replica, ReadReplicaSourceDBInstanceIdentifier: 'db1' }
+            : { DBInstanceIdentifier: 'db1', DBInstanceStatus: 'available' },
         ],
       };
     });
