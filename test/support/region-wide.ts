@@ -15,7 +15,7 @@
  * requests counted), then the failure: every alarm at t0, ticks at t0, t0 + interval, ...; at t0 +
  * `intervals` intervals nothing new starts, in-flight invocations finish, and each service's DNS
  * status says when it converged on the standby. `rateScale` multiplies every Route 53 rate (the
- * tests run a 100-service version at 10x the rates in a tenth of the interval).
+ * tests run a 100-service version at 5x the rates in a fifth of the interval).
  */
 
 import {
