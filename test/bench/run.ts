@@ -164,6 +164,22 @@ const callTracer = (kit: ClientKit) => {
   };
 };
 
+/** A tracer on every client of a local harness, those made already and those made later. */
+const tracedClients = (clients: LocalControlPlane['clients']) => {
+  const tracer = callTracer(clients.kit);
+  for (const client of Object.values(clients)) if (client !== clients.kit) tracer.trace(client as never);
+  return tracer;
+};
+
+/** UNDERSTUDY_BENCH_TRACE=1: every call with its start, sent and end times from `t0`. */
+const printTrace = (calls: readonly TracedCall[], t0: number) => {
+  if (!process.env.UNDERSTUDY_BENCH_TRACE) return;
+  for (const c of calls)
+    console.log(
+      `  ${(c.start - t0).toFixed(1)}..${(c.sent - t0).toFixed(1)}..${(c.end - t0).toFixed(1)} ms ${c.client} ${c.command}`,
+    );
+};
+
 /**
  * Sequential round trips before `call` left: the longest chain of calls, each started after the one
  * before it ended, that ended before `call`'s request was sent (its own fence reads included). Calls
@@ -230,20 +246,13 @@ const capabilityRoundTrips = async (endpoint: string) => {
     local: { clients: LocalControlPlane['clients']; controlPlane(): ControlPlane },
     event: () => Promise<unknown>,
   ) => {
-    const tracer = callTracer(local.clients.kit);
-    for (const client of Object.values(local.clients))
-      if (client !== local.clients.kit) tracer.trace(client as never);
+    const tracer = tracedClients(local.clients);
     await createReconcileHandler(() => local.controlPlane())({}, context);
     const raw = await event();
     const calls = tracer.start();
     const t0 = performance.now();
     await createAlarmHandler(() => local.controlPlane())(raw, context);
-    if (process.env.UNDERSTUDY_BENCH_TRACE) {
-      for (const c of calls)
-        console.log(
-          `  ${(c.start - t0).toFixed(1)}..${(c.sent - t0).toFixed(1)}..${(c.end - t0).toFixed(1)} ms ${c.client} ${c.command}`,
-        );
-    }
+    printTrace(calls, t0);
     const first = (test: (c: TracedCall) => boolean) => {
       const call = calls.find(test);
       return call ? roundTripsBefore(calls, call) : undefined;
@@ -384,9 +393,7 @@ const controlPlaneRuns = async () => {
       await fetch(`${moto.endpoint}/moto-api/reset`, { method: 'POST' });
       const local = await startLocalControlPlane(moto.endpoint, { maxAttempts: 3 });
       try {
-        const tracer = callTracer(local.clients.kit);
-        for (const client of Object.values(local.clients))
-          if (client !== local.clients.kit) tracer.trace(client as never);
+        const tracer = tracedClients(local.clients);
         const reconcile = createReconcileHandler(() => local.controlPlane());
         await reconcile({}, context);
         await publishHealthMetrics(local);
@@ -415,12 +422,7 @@ const controlPlaneRuns = async () => {
           firstChange > 0 && conditional === 1,
         );
         const chain = change ? roundTripsBefore(calls, change) : [];
-        if (process.env.UNDERSTUDY_BENCH_TRACE) {
-          for (const c of calls)
-            console.log(
-              `  ${(c.start - t0).toFixed(1)}..${(c.sent - t0).toFixed(1)}..${(c.end - t0).toFixed(1)} ms ${c.client} ${c.command}`,
-            );
-        }
+        printTrace(calls, t0);
         record(
           'sequential AWS round trips from the alarm event to the first Route 53 change',
           chainText(chain),
